@@ -1,0 +1,70 @@
+//! Readers for the shared `fixtures/` directory: routes, error catalogue, signing vectors
+//! and test images.
+
+use std::path::PathBuf;
+
+use base64::prelude::{Engine, BASE64_STANDARD};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn json(name: &str) -> Value {
+    let text = std::fs::read_to_string(dir().join(name)).unwrap_or_else(|e| panic!("fixtures/{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixtures/{name}: {e}"))
+}
+
+/// The full path of an endpoint, from `fixtures/routes.json`.
+pub fn path(endpoint: &str) -> String {
+    let routes = json("routes.json");
+    let prefix = routes["prefix"].as_str().expect("prefix");
+    let e = routes["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .find(|e| e["endpoint"] == endpoint)
+        .unwrap_or_else(|| panic!("no endpoint {endpoint}"));
+    format!("{prefix}{}/{}", e["api_id"].as_str().expect("api_id"), e["path"].as_str().expect("path"))
+}
+
+/// The catalogue entry of `code` for `endpoint` (gateway codes apply to all).
+pub fn error(endpoint: &str, code: u32) -> Value {
+    json("errors.json")["codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .find(|e| {
+            e["code"] == code && e["endpoints"].as_array().is_some_and(|l| l.iter().any(|n| n == "*" || n == endpoint))
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no code {code} for {endpoint} in fixtures/errors.json"))
+}
+
+pub fn image(name: &str) -> Vec<u8> {
+    std::fs::read(dir().join("images").join(name)).unwrap_or_else(|e| panic!("fixtures/images/{name}: {e}"))
+}
+
+pub fn image_b64(name: &str) -> String {
+    BASE64_STANDARD.encode(image(name))
+}
+
+/// One vector of `fixtures/signing/vectors.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vector {
+    pub name: String,
+    pub ak: String,
+    pub sk: String,
+    pub eop_date: String,
+    pub headers: Vec<(String, String)>,
+    pub query: String,
+    pub body: String,
+    pub string_to_sign: String,
+    pub signature: String,
+    pub authorization: String,
+}
+
+pub fn vectors() -> Vec<Vector> {
+    serde_json::from_value(json("signing/vectors.json")).expect("vectors.json")
+}

@@ -1,0 +1,119 @@
+//! The client-side EOP signer, written from the vendor's description (DIGEST §1) rather
+//! than from the server's code, so the two can disagree if either is wrong.
+
+use std::collections::BTreeMap;
+
+use base64::prelude::{Engine, BASE64_STANDARD};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// An AK/SK pair that signs requests.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    pub ak: String,
+    pub sk: String,
+}
+
+/// A signature and what went into it.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub string_to_sign: String,
+    pub signature: String,
+    /// The full `Eop-Authorization` value.
+    pub authorization: String,
+}
+
+fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+impl Signer {
+    pub fn new(ak: &str, sk: &str) -> Signer {
+        Signer { ak: ak.into(), sk: sk.into() }
+    }
+
+    /// Signs `headers` (name → value; names are lowercased), `query` and `body`.
+    pub fn sign(&self, eop_date: &str, headers: &[(&str, &str)], query: &str, body: &[u8]) -> Signed {
+        self.sign_with_date_key(eop_date, &eop_date[..8], headers, query, body)
+    }
+
+    /// As [`Signer::sign`], deriving kdate from `date_key` instead of `yyyymmdd` (to
+    /// reproduce a client that gets it wrong).
+    pub fn sign_with_date_key(
+        &self,
+        eop_date: &str,
+        date_key: &str,
+        headers: &[(&str, &str)],
+        query: &str,
+        body: &[u8],
+    ) -> Signed {
+        let sorted: BTreeMap<String, &str> = headers.iter().map(|(n, v)| (n.to_lowercase(), *v)).collect();
+        let mut string_to_sign = String::new();
+        for (name, value) in &sorted {
+            string_to_sign += &format!("{name}:{value}\n");
+        }
+        let mut params: Vec<&str> = if query.is_empty() { vec![] } else { query.split('&').collect() };
+        params.sort();
+        let body_hash: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+        string_to_sign += &format!("\n{}\n{body_hash}", params.join("&"));
+        let k_time = mac(self.sk.as_bytes(), eop_date.as_bytes());
+        let k_ak = mac(&k_time, self.ak.as_bytes());
+        let k_date = mac(&k_ak, date_key.as_bytes());
+        let signature = BASE64_STANDARD.encode(mac(&k_date, string_to_sign.as_bytes()));
+        let names: Vec<&str> = sorted.keys().map(String::as_str).collect();
+        let authorization = format!("{} Headers={} Signature={signature}", self.ak, names.join(";"));
+        Signed { string_to_sign, signature, authorization }
+    }
+}
+
+/// Unix seconds as `yyyymmddTHHMMSSZ` after adding `offset_hours` (8 for Beijing time).
+pub fn eop_date(unix_secs: i64, offset_hours: i64) -> String {
+    let t = unix_secs + offset_hours * 3600;
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Walk the calendar: slow but obviously right, and unlike the server's arithmetic.
+    let (mut year, mut day) = (1970i64, days);
+    loop {
+        let len = if is_leap(year) { 366 } else { 365 };
+        if day < 0 {
+            year -= 1;
+            day += if is_leap(year) { 366 } else { 365 };
+        } else if day >= len {
+            day -= len;
+            year += 1;
+        } else {
+            break;
+        }
+    }
+    let months = [31, if is_leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut month = 0;
+    while day >= months[month] {
+        day -= months[month];
+        month += 1;
+    }
+    format!("{year:04}{:02}{:02}T{:02}{:02}{:02}Z", month + 1, day + 1, secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn is_leap(y: i64) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+/// Now, as Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates_across_years() {
+        assert_eq!(eop_date(0, 0), "19700101T000000Z");
+        assert_eq!(eop_date(1_640_075_414, 8), "20211221T163014Z");
+        assert_eq!(eop_date(951_825_600, 0), "20000229T120000Z");
+        assert_eq!(eop_date(-1, 0), "19691231T235959Z");
+    }
+}

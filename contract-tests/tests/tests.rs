@@ -1,0 +1,7 @@
+//! The contract suite: one binary, driving a server on port 0 only through HTTP.
+
+mod gateway;
+mod hat;
+mod signing;
+mod tamper;
+mod util;

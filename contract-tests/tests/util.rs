@@ -1,0 +1,37 @@
+//! Shared helpers: start a server on port 0 and get a client signed with its credentials.
+
+use std::net::SocketAddr;
+
+use contract_tests::Client;
+use mock_server::{Config, Handle};
+
+pub const DEFAULT_AK: &str = "mock-ak";
+pub const DEFAULT_SK: &str = "mock-sk";
+pub const DEFAULT_APPKEY: &str = "mock-appkey";
+
+/// A server for one test, stopped when dropped.
+pub struct TestServer {
+    pub handle: Handle,
+    pub client: Client,
+}
+
+pub async fn start() -> TestServer {
+    start_with(Config::default()).await
+}
+
+/// Starts a server with the accounts of a TOML text added to the default one.
+pub async fn start_toml(toml: &str) -> TestServer {
+    start_with(Config::from_toml("test.toml", toml).expect("a valid test config")).await
+}
+
+pub async fn start_with(mut config: Config) -> TestServer {
+    config.quiet = true;
+    let handle = mock_server::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind port 0");
+    let client = Client::new(handle.addr(), DEFAULT_AK, DEFAULT_SK, DEFAULT_APPKEY);
+    TestServer { handle, client }
+}
+
+/// `{"image":"<base64>"}` in the compact form most clients send.
+pub fn image_body(b64: &str) -> String {
+    format!(r#"{{"image":"{b64}"}}"#)
+}

@@ -1,0 +1,73 @@
+//! The capabilities behind the gateway, one module each: parse → validate → perceive →
+//! reply. Each takes the body as received and returns the `result` or a refusal.
+
+mod detect;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
+
+use crate::body::Received;
+use crate::catalogue::{code, CapabilityKind, Endpoint};
+use crate::refuse;
+use crate::respond::{Answer, Refusal};
+
+/// Runs the endpoint's capability on an admitted request.
+pub fn handle(endpoint: &Endpoint, body: &Received) -> Answer {
+    let result = match endpoint.capability {
+        CapabilityKind::Detect => detect::handle(endpoint, body),
+        other => Err(refuse!(code::INTERNAL, "the {other:?} capability is not emulated yet")),
+    };
+    match result {
+        Ok(result) => Answer::Success { message: None, result },
+        Err(refusal) => Answer::Refused(refusal),
+    }
+}
+
+/// A JSON object's members, borrowed from the body: nothing is copied or re-parsed.
+pub(crate) type Members<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
+
+/// Parses the body as a JSON object, or says what it is instead.
+pub(crate) fn json_object(bytes: &[u8]) -> Result<Members<'_>, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("the body is empty; send a JSON object".into());
+    }
+    serde_json::from_slice::<Members<'_>>(bytes).map_err(|e| {
+        match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => format!("the body is JSON but not an object ({}); send a JSON object", json_kind(bytes)),
+            Err(_) => format!("the body is not valid JSON: {e}"),
+        }
+    })
+}
+
+fn json_kind(bytes: &[u8]) -> &'static str {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// A member that should be a string, borrowed when it has no escapes.
+pub(crate) fn string_member<'a>(raw: &'a RawValue) -> Result<Cow<'a, str>, &'static str> {
+    if let Ok(s) = serde_json::from_str::<&str>(raw.get()) {
+        return Ok(Cow::Borrowed(s));
+    }
+    serde_json::from_str::<String>(raw.get()).map(Cow::Owned).map_err(|_| json_kind(raw.get().as_bytes()))
+}
+
+/// The member names, sorted, for explanations.
+pub(crate) fn keys(members: &Members<'_>) -> String {
+    let mut keys: Vec<&str> = members.keys().map(|k| k.as_ref()).collect();
+    keys.sort_unstable();
+    if keys.is_empty() {
+        "none".into()
+    } else {
+        keys.join(", ")
+    }
+}
+
+pub(crate) type Outcome = Result<serde_json::Value, Refusal>;

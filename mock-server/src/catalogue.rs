@@ -1,0 +1,197 @@
+//! The vendor-defined data, declared once in `fixtures/` and compiled in: the endpoints
+//! (route, capability, limits, classes) and the error catalogue (code, HTTP status, message).
+//!
+//! Handlers name codes through the constants in [`code`]; the status and text of each come
+//! from here, so a correction to the vendor's data is a change to one JSON file.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::vision::ImageFormat;
+
+const ROUTES_JSON: &str = include_str!("../../fixtures/routes.json");
+const ERRORS_JSON: &str = include_str!("../../fixtures/errors.json");
+
+/// The vendor's error codes, by meaning. Capability codes are numbered per endpoint family.
+pub mod code {
+    pub const AK_UNKNOWN: u32 = 10002;
+    pub const SIGNATURE: u32 = 10020;
+    pub const APPKEY_MISSING: u32 = 40002;
+    pub const APPKEY_INVALID: u32 = 40006;
+    pub const REQUEST_TYPE: u32 = 40008;
+    pub const IP_NOT_ALLOWED_BY_APP: u32 = 40009;
+    pub const IP_NOT_ALLOWED_BY_API: u32 = 40010;
+    pub const INTERNAL: u32 = 50000;
+    pub const SERVICE_UNREGISTERED: u32 = 50001;
+    pub const APP_NOT_ENABLED: u32 = 50002;
+    pub const INVALID_URL: u32 = 50003;
+
+    /// hard-hat and work-clothes.
+    pub mod detect {
+        pub const NO_IMAGE: u32 = 4001;
+        pub const IMAGE_TOO_LARGE: u32 = 4002;
+        pub const BAD_BASE64: u32 = 4003;
+        pub const NOT_AN_OBJECT: u32 = 4006;
+    }
+}
+
+/// Which family of checks produced a code: the gateway's body shape or the capability's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Gateway,
+    Capability,
+}
+
+/// One row of `fixtures/errors.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorEntry {
+    pub code: u32,
+    pub scope: Scope,
+    /// HTTP status sent with this code, unless the configuration overrides it.
+    pub status: u16,
+    /// The manual's text: the gateway's `message`, or a capability's `details`.
+    pub message: String,
+    #[serde(default)]
+    pub description: String,
+    /// The face-quality and liveness APIs carry error codes as strings (`"4204"`).
+    #[serde(default)]
+    pub string_code: bool,
+    /// Endpoint names that may return this code; `*` for all.
+    pub endpoints: Vec<String>,
+}
+
+impl ErrorEntry {
+    pub fn applies_to(&self, endpoint: &str) -> bool {
+        self.endpoints.iter().any(|e| e == "*" || e == endpoint)
+    }
+}
+
+/// What the emulator does with a request once the gateway admits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapabilityKind {
+    /// hard-hat and work-clothes: one image in, coloured boxes out.
+    Detect,
+    Fence,
+    FaceQuality,
+    Liveness,
+    Action,
+}
+
+/// One endpoint of `fixtures/routes.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Endpoint {
+    /// The emulator's short name (`hat`, `fence`, …), used in config, logs and the catalogue.
+    #[serde(rename = "endpoint")]
+    pub name: String,
+    pub api_id: String,
+    /// The path after `{prefix}{api_id}/`.
+    pub path: String,
+    pub capability: CapabilityKind,
+    /// Paid APIs need a claimed free quota or a package; the others only need enabling.
+    pub paid: bool,
+    pub formats: Vec<ImageFormat>,
+    /// Largest accepted image, counted in base64 characters.
+    pub image_limit: usize,
+    /// Largest body held in memory; a larger one is hashed and discarded while read.
+    pub body_limit: usize,
+    /// The code for a body too large to read at all (over twice `body_limit`).
+    pub too_large_code: u32,
+    #[serde(default)]
+    pub classes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RoutesFile {
+    prefix: String,
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorsFile {
+    codes: Vec<ErrorEntry>,
+}
+
+/// The parsed fixtures, shared by every request.
+#[derive(Debug)]
+pub struct Catalogue {
+    pub prefix: String,
+    pub endpoints: Vec<Endpoint>,
+    pub errors: Vec<ErrorEntry>,
+}
+
+impl Catalogue {
+    /// The compiled-in catalogue. The fixtures are checked by this crate's tests, so a
+    /// malformed file fails the build's tests rather than a user's start-up.
+    pub fn get() -> &'static Catalogue {
+        static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+        CATALOGUE.get_or_init(|| {
+            let routes: RoutesFile = serde_json::from_str(ROUTES_JSON).expect("fixtures/routes.json is valid");
+            let errors: ErrorsFile = serde_json::from_str(ERRORS_JSON).expect("fixtures/errors.json is valid");
+            Catalogue { prefix: routes.prefix, endpoints: routes.endpoints, errors: errors.codes }
+        })
+    }
+
+    pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.name == name)
+    }
+
+    /// The entry for `code` as returned by `endpoint`; gateway codes apply to every endpoint.
+    pub fn error(&self, endpoint: Option<&str>, code: u32) -> Option<&ErrorEntry> {
+        self.errors.iter().find(|e| {
+            e.code == code
+                && match endpoint {
+                    Some(name) => e.applies_to(name),
+                    None => e.scope == Scope::Gateway,
+                }
+        })
+    }
+
+    /// Every code the endpoint may return, gateway codes included.
+    pub fn codes_for(&self, endpoint: &str) -> Vec<u32> {
+        self.errors.iter().filter(|e| e.applies_to(endpoint)).map(|e| e.code).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_the_handlers_name_is_in_the_catalogue() {
+        let cat = Catalogue::get();
+        for c in [
+            code::AK_UNKNOWN,
+            code::SIGNATURE,
+            code::APPKEY_MISSING,
+            code::APPKEY_INVALID,
+            code::REQUEST_TYPE,
+            code::IP_NOT_ALLOWED_BY_APP,
+            code::IP_NOT_ALLOWED_BY_API,
+            code::INTERNAL,
+            code::SERVICE_UNREGISTERED,
+            code::APP_NOT_ENABLED,
+            code::INVALID_URL,
+        ] {
+            assert!(cat.error(None, c).is_some(), "gateway code {c} missing");
+        }
+        for endpoint in ["hat", "clothes"] {
+            for c in [4001, 4002, 4003, 4006] {
+                assert!(cat.error(Some(endpoint), c).is_some(), "{endpoint} {c} missing");
+            }
+        }
+    }
+
+    #[test]
+    fn every_endpoint_has_a_unique_route() {
+        let cat = Catalogue::get();
+        let mut seen = std::collections::HashSet::new();
+        for e in &cat.endpoints {
+            assert!(seen.insert((e.api_id.as_str(), e.path.as_str())), "{} twice", e.name);
+            assert!(e.image_limit <= e.body_limit, "{}: image limit above body limit", e.name);
+        }
+        assert_eq!(cat.endpoints.len(), 13);
+    }
+}

@@ -1,0 +1,350 @@
+//! The server's configuration: the built-in default (one account, one app, every API), or a
+//! TOML file that declares accounts, apps, routes and HTTP-status overrides. A bad file is
+//! refused with the file, the line and the field at fault.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::registry::{Account, ApiSet, App, IpRule};
+
+/// The default account's AK, SK and app: fixed and documented so the first call can succeed.
+pub const DEFAULT_AK: &str = "mock-ak";
+pub const DEFAULT_SK: &str = "mock-sk";
+pub const DEFAULT_APPKEY: &str = "mock-appkey";
+pub const DEFAULT_APP_NAME: &str = "default-app";
+
+/// Everything a server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub accounts: Vec<Account>,
+    pub routes: Vec<RouteConfig>,
+    /// HTTP status per code, replacing the catalogue's.
+    pub status_overrides: HashMap<u32, u16>,
+    /// The clock the gateway checks `eop-date` against; clone it to move time in a test.
+    pub clock: Clock,
+    /// Log every request, not only rejections.
+    pub log_all: bool,
+    /// Log nothing.
+    pub quiet: bool,
+}
+
+/// A route added for an endpoint, or replacing its default route.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub endpoint: String,
+    pub api_id: String,
+    pub path: String,
+    pub replace: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            accounts: vec![default_account()],
+            routes: Vec::new(),
+            status_overrides: HashMap::new(),
+            clock: Clock::system(),
+            log_all: false,
+            quiet: false,
+        }
+    }
+}
+
+fn default_account() -> Account {
+    Account {
+        ak: DEFAULT_AK.into(),
+        sk: DEFAULT_SK.into(),
+        apps: vec![App {
+            name: DEFAULT_APP_NAME.into(),
+            description: "the built-in app: every API enabled".into(),
+            appkey: DEFAULT_APPKEY.into(),
+            apis: ApiSet::All,
+            allowed_ips: None,
+            api_ips: HashMap::new(),
+        }],
+    }
+}
+
+/// A configuration file that cannot be used: `file:line: field: problem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and checks a TOML configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read the config file: {e}", path.display())))?;
+        Config::from_toml(&path.display().to_string(), &text)
+    }
+
+    /// Parses TOML text; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let raw: FileToml = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            ConfigError(format!("{file}:{line}: {}", e.message().trim()))
+        })?;
+        let at = |span: std::ops::Range<usize>, field: &str, problem: String| {
+            ConfigError(format!("{file}:{}: {field}: {problem}", line_of(text, span.start)))
+        };
+        let mut config = Config::default();
+        if !raw.default_account.unwrap_or(true) {
+            config.accounts.clear();
+        }
+        for (i, account) in raw.accounts.into_iter().enumerate() {
+            config.accounts.push(account.check(i, &at)?);
+        }
+        check_unique(&config.accounts, &at)?;
+        for (i, route) in raw.routes.into_iter().enumerate() {
+            config.routes.push(route.check(i, &at)?);
+        }
+        for (code, status) in raw.status {
+            let field = format!("status.{code}");
+            let known = code.parse::<u32>().ok().filter(|c| Catalogue::get().errors.iter().any(|e| e.code == *c));
+            let code = known.ok_or_else(|| at(status.span(), &field, "not a code in the error catalogue".into()))?;
+            if !(100..=599).contains(status.get_ref()) {
+                return Err(at(status.span(), &field, "an http status is 100–599".into()));
+            }
+            config.status_overrides.insert(code, *status.get_ref());
+        }
+        Ok(config)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+type At<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError + 'a;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToml {
+    default_account: Option<bool>,
+    #[serde(default)]
+    accounts: Vec<AccountToml>,
+    #[serde(default)]
+    routes: Vec<RouteToml>,
+    #[serde(default)]
+    status: BTreeMap<String, Spanned<u16>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountToml {
+    ak: Spanned<String>,
+    sk: Spanned<String>,
+    #[serde(default)]
+    apps: Vec<AppToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppToml {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    appkey: Spanned<String>,
+    apis: Spanned<Vec<String>>,
+    allowed_ips: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    api_ips: BTreeMap<String, Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteToml {
+    endpoint: Spanned<String>,
+    api_id: Spanned<String>,
+    path: Spanned<String>,
+    #[serde(default)]
+    replace: bool,
+}
+
+impl AccountToml {
+    fn check(self, i: usize, at: &At) -> Result<Account, ConfigError> {
+        for (field, value) in [("ak", &self.ak), ("sk", &self.sk)] {
+            if value.get_ref().trim().is_empty() || value.get_ref().contains(char::is_whitespace) {
+                return Err(at(
+                    value.span(),
+                    &format!("accounts[{i}].{field}"),
+                    "must be non-empty, without spaces".into(),
+                ));
+            }
+        }
+        let apps = self.apps.into_iter().enumerate().map(|(j, app)| app.check(&format!("accounts[{i}].apps[{j}]"), at));
+        Ok(Account { ak: self.ak.into_inner(), sk: self.sk.into_inner(), apps: apps.collect::<Result<_, _>>()? })
+    }
+}
+
+impl AppToml {
+    fn check(self, field: &str, at: &At) -> Result<App, ConfigError> {
+        let chars = self.name.get_ref().chars().count();
+        if !(4..=15).contains(&chars) {
+            let problem = format!("an app name has 4–15 characters, `{}` has {chars}", self.name.get_ref());
+            return Err(at(self.name.span(), &format!("{field}.name"), problem));
+        }
+        if self.appkey.get_ref().is_empty() || !self.appkey.get_ref().bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(at(self.appkey.span(), &format!("{field}.appkey"), "must be non-empty printable ascii".into()));
+        }
+        let apis = if self.apis.get_ref().iter().any(|a| a == "*") {
+            ApiSet::All
+        } else {
+            for api in self.apis.get_ref() {
+                check_endpoint(api, &self.apis, &format!("{field}.apis"), at)?;
+            }
+            ApiSet::Some(self.apis.get_ref().iter().cloned().collect())
+        };
+        let allowed_ips = match &self.allowed_ips {
+            Some(list) => Some(ip_rules(list, &format!("{field}.allowed_ips"), at)?),
+            None => None,
+        };
+        let mut api_ips = HashMap::new();
+        for (api, list) in &self.api_ips {
+            let field = format!("{field}.api_ips.{api}");
+            check_endpoint(api, list, &field, at)?;
+            api_ips.insert(api.clone(), ip_rules(list, &field, at)?);
+        }
+        Ok(App {
+            name: self.name.into_inner(),
+            description: self.description,
+            appkey: self.appkey.into_inner(),
+            apis,
+            allowed_ips,
+            api_ips,
+        })
+    }
+}
+
+impl RouteToml {
+    fn check(self, i: usize, at: &At) -> Result<RouteConfig, ConfigError> {
+        check_endpoint(self.endpoint.get_ref(), &self.endpoint, &format!("routes[{i}].endpoint"), at)?;
+        for (field, value) in [("api_id", &self.api_id), ("path", &self.path)] {
+            let v = value.get_ref();
+            if v.is_empty() || v.starts_with('/') || v.contains(['?', '#', ' ']) {
+                return Err(at(
+                    value.span(),
+                    &format!("routes[{i}].{field}"),
+                    "a path segment without a leading /, ? or #".into(),
+                ));
+            }
+        }
+        Ok(RouteConfig {
+            endpoint: self.endpoint.into_inner(),
+            api_id: self.api_id.into_inner(),
+            path: self.path.into_inner(),
+            replace: self.replace,
+        })
+    }
+}
+
+fn check_endpoint<T>(name: &str, span_of: &Spanned<T>, field: &str, at: &At) -> Result<(), ConfigError> {
+    if Catalogue::get().endpoint(name).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = Catalogue::get().endpoints.iter().map(|e| e.name.as_str()).collect();
+    Err(at(span_of.span(), field, format!("unknown api `{name}`; known: {}", known.join(", "))))
+}
+
+fn ip_rules(list: &Spanned<Vec<String>>, field: &str, at: &At) -> Result<Vec<IpRule>, ConfigError> {
+    list.get_ref().iter().map(|t| IpRule::parse(t).map_err(|p| at(list.span(), field, p))).collect()
+}
+
+fn check_unique(accounts: &[Account], at: &At) -> Result<(), ConfigError> {
+    let mut aks = HashSet::new();
+    let mut appkeys = HashSet::new();
+    for account in accounts {
+        if !aks.insert(account.ak.as_str()) {
+            return Err(at(0..0, "accounts", format!("the ak `{}` is declared twice", account.ak)));
+        }
+        for app in &account.apps {
+            if !appkeys.insert(app.appkey.as_str()) {
+                return Err(at(0..0, "accounts", format!("the appkey `{}` is declared twice", app.appkey)));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        Config::from_toml("mock.toml", text).expect_err("a bad config").0
+    }
+
+    #[test]
+    fn a_full_config_is_read() {
+        let config = Config::from_toml(
+            "mock.toml",
+            r#"
+            [status]
+            "10020" = 403
+
+            [[accounts]]
+            ak = "ak-2"
+            sk = "sk-2"
+
+            [[accounts.apps]]
+            name = "site-cameras"
+            appkey = "k2"
+            apis = ["hat", "fence"]
+            allowed_ips = ["127.0.0.1", "10.0.0.0/8"]
+            api_ips = { fence = ["10.1.2.3"] }
+
+            [[routes]]
+            endpoint = "hat"
+            api_id = "2f3uquanbrpc"
+            path = "SafeHat/v2/hat_detect"
+            "#,
+        )
+        .expect("a good config");
+        assert_eq!(config.accounts.len(), 2);
+        assert_eq!(config.status_overrides[&10020], 403);
+        assert!(config.accounts[1].apps[0].apis.contains("fence"));
+        assert!(!config.accounts[1].apps[0].apis.contains("fall"));
+        assert_eq!(config.routes[0].path, "SafeHat/v2/hat_detect");
+    }
+
+    #[test]
+    fn a_short_app_name_is_refused_with_its_line() {
+        let text =
+            "[[accounts]]\nak = \"a\"\nsk = \"b\"\n[[accounts.apps]]\nname = \"abc\"\nappkey = \"k\"\napis = [\"*\"]\n";
+        assert_eq!(error(text), "mock.toml:5: accounts[0].apps[0].name: an app name has 4–15 characters, `abc` has 3");
+    }
+
+    #[test]
+    fn an_unknown_api_is_refused_with_the_known_ones() {
+        let text = "[[accounts]]\nak = \"a\"\nsk = \"b\"\n[[accounts.apps]]\nname = \"abcd\"\nappkey = \"k\"\napis = [\"hats\"]\n";
+        assert!(
+            error(text).starts_with("mock.toml:7: accounts[0].apps[0].apis: unknown api `hats`; known: hat, clothes")
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_and_a_bad_status_are_refused() {
+        assert!(error("[[accounts]]\nak = \"a\"\nsk = \"b\"\ncolour = 1\n")
+            .starts_with("mock.toml:4: unknown field `colour`"));
+        assert_eq!(
+            error("[status]\n\"99999\" = 400\n"),
+            "mock.toml:2: status.99999: not a code in the error catalogue"
+        );
+        assert_eq!(
+            error("[[routes]]\nendpoint = \"hat\"\napi_id = \"x\"\npath = \"/a\"\n"),
+            "mock.toml:4: routes[0].path: a path segment without a leading /, ? or #"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! The EOP gateway: every check a request passes before a capability sees it, in this
+//! order (documented in `docs/decisions.md`):
+//!
+//! 1. request type — `POST` with a JSON content type (40008)
+//! 2. route — a registered API id (50001) and a known path within it (50003)
+//! 3. `Eop-Authorization` — present and well-formed (10020), with a known AK (10002)
+//! 4. signed headers — every signed header sent; `ctyun-eop-request-id` and `eop-date` among them (10020)
+//! 5. `eop-date` — `yyyymmddTHHMMSSZ` in Beijing time, within ±15 minutes (10020)
+//! 6. signature — HMAC over the string to sign, compared in constant time (10020)
+//! 7. `appkey` — present (40002), known and owned by the signing account (40006)
+//! 8. caller IP — allowed by the app (40009) and by the app's rule for this API (40010)
+//! 9. the app has enabled this API (50002)
+
+mod diagnose;
+pub mod route;
+pub mod signature;
+
+use std::net::IpAddr;
+
+use hyper::header::CONTENT_TYPE;
+use hyper::{HeaderMap, Method};
+
+use crate::body::Received;
+use crate::catalogue::{code, Endpoint};
+use crate::clock::{self, Clock};
+use crate::refuse;
+use crate::registry::{Account, App, Registry};
+use crate::respond::Refusal;
+
+pub use route::{Resolved, Router};
+use signature::{Authorization, REQUIRED_SIGNED};
+
+/// How far `eop-date` may be from the server's clock, either way.
+pub const DATE_WINDOW_SECS: i64 = 15 * 60;
+
+/// The parts of a request the gateway looks at; the body has been read once already.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub peer: IpAddr,
+    pub body: &'a Received,
+}
+
+impl Request<'_> {
+    /// A header's value as text (non-UTF-8 bytes replaced), if present.
+    pub fn header(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()))
+    }
+}
+
+/// A request the gateway let through: the endpoint it calls and the app it bills.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted<'s> {
+    pub endpoint: &'static Endpoint,
+    pub account: &'s Account,
+    pub app: &'s App,
+}
+
+/// The gateway's state: routes, accounts and the clock.
+#[derive(Debug)]
+pub struct Gateway {
+    pub router: Router,
+    pub registry: Registry,
+    pub clock: Clock,
+}
+
+impl Gateway {
+    /// Runs checks 1–9 in order; the first failure is the answer.
+    pub fn admit(&self, req: &Request<'_>, resolved: Resolved<'_>) -> Result<Admitted<'_>, Refusal> {
+        check_request_type(req)?;
+        let endpoint = match resolved {
+            Resolved::Endpoint(e) => e,
+            Resolved::UnknownApi => {
+                return Err(refuse!(
+                    code::SERVICE_UNREGISTERED,
+                    "no api is registered at {}; the api id is the segment after /v1/aiop/api/",
+                    req.path
+                ))
+            }
+            Resolved::UnknownPath { api_id } => {
+                return Err(refuse!(
+                    code::INVALID_URL,
+                    "api {api_id} has no path {}; check the rest of the path after the api id",
+                    req.path
+                ))
+            }
+        };
+        let account = self.verify_signature(req)?;
+        let app = self.check_appkey(req, account)?;
+        check_ip(req, app, endpoint)?;
+        if !app.apis.contains(&endpoint.name) {
+            return Err(refuse!(
+                code::APP_NOT_ENABLED,
+                "app `{}` has not enabled the {} api; enable it in the config (apis = [\"{}\"])",
+                app.name,
+                endpoint.name,
+                endpoint.name
+            ));
+        }
+        Ok(Admitted { endpoint, account, app })
+    }
+
+    /// Checks 3–6: the account whose SK signed this request.
+    fn verify_signature(&self, req: &Request<'_>) -> Result<&Account, Refusal> {
+        let value = req.header("eop-authorization").ok_or_else(|| {
+            refuse!(code::SIGNATURE, "no Eop-Authorization header: sign the request (see the readme)")
+        })?;
+        let auth = Authorization::parse(&value).map_err(|why| {
+            refuse!(
+                code::SIGNATURE,
+                "the Eop-Authorization header is malformed: {why}; expected `<ak> Headers=<h1;h2> Signature=<base64>`"
+            )
+        })?;
+        let account = self
+            .registry
+            .account(&auth.ak)
+            .ok_or_else(|| refuse!(code::AK_UNKNOWN, "no account has the ak `{}`", auth.ak))?;
+        let mut signed: Vec<(&str, std::borrow::Cow<'_, str>)> = Vec::with_capacity(auth.headers.len());
+        for name in &auth.headers {
+            let value = req
+                .header(name)
+                .ok_or_else(|| refuse!(code::SIGNATURE, "{}", diagnose::listed_header_missing(name, req)))?;
+            signed.push((name, value));
+        }
+        for required in REQUIRED_SIGNED {
+            if !auth.headers.iter().any(|h| h == required) {
+                return Err(refuse!(
+                    code::SIGNATURE,
+                    "{required} is not in Headers=; ctyun-eop-request-id and eop-date must both be signed"
+                ));
+            }
+        }
+        let eop_date = req.header("eop-date").unwrap_or_default();
+        let date = clock::parse_eop_date(&eop_date).ok_or_else(|| {
+            refuse!(code::SIGNATURE, "eop-date `{eop_date}` is not yyyymmddTHHMMSSZ (Beijing time with a literal Z)")
+        })?;
+        let now = self.clock.now_secs();
+        if (date - now).abs() > DATE_WINDOW_SECS {
+            return Err(refuse!(code::SIGNATURE, "{}", diagnose::date_out_of_window(&eop_date, date, now)));
+        }
+        let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+        let sts = signature::string_to_sign(&pairs, req.query, &req.body.sha256_hex);
+        let key = signature::signing_key(&account.sk, &account.ak, &eop_date, &eop_date[..8]);
+        if signature::verify(&key, &sts, &auth.signature) {
+            return Ok(account);
+        }
+        let mismatch = diagnose::Mismatch {
+            auth: &auth,
+            account,
+            registry: &self.registry,
+            eop_date: &eop_date,
+            pairs: &pairs,
+            req,
+            sts: &sts,
+        };
+        Err(refuse!(code::SIGNATURE, "{}", mismatch.explain()))
+    }
+
+    /// Check 7: the appkey names an app of the signing account.
+    fn check_appkey<'s>(&'s self, req: &Request<'_>, account: &'s Account) -> Result<&'s App, Refusal> {
+        let appkey = req.header("appkey").ok_or_else(|| {
+            refuse!(code::APPKEY_MISSING, "no appkey header: send the app's appkey (it need not be signed)")
+        })?;
+        if let Some(app) = account.apps.iter().find(|a| a.appkey == appkey) {
+            return Ok(app);
+        }
+        match self.registry.app(&appkey) {
+            Some((owner, _)) => Err(refuse!(
+                code::APPKEY_INVALID,
+                "appkey `{appkey}` belongs to another account (ak `{owner}`), not to ak `{}`",
+                account.ak
+            )),
+            None => Err(refuse!(code::APPKEY_INVALID, "no app has the appkey `{appkey}`")),
+        }
+    }
+}
+
+/// Check 1: `POST` and `application/json` (parameters such as `;charset=UTF-8` allowed).
+fn check_request_type(req: &Request<'_>) -> Result<(), Refusal> {
+    if req.method != Method::POST {
+        return Err(refuse!(code::REQUEST_TYPE, "method {} is not supported; every api is POST", req.method));
+    }
+    let content_type = req.headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let media = content_type.as_deref().and_then(|c| c.split(';').next()).map(str::trim);
+    if media.is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
+        return Ok(());
+    }
+    match content_type {
+        None => Err(refuse!(code::REQUEST_TYPE, "no Content-Type header; send Content-Type: application/json")),
+        Some(c) => {
+            Err(refuse!(code::REQUEST_TYPE, "content type `{c}` is not supported; send Content-Type: application/json"))
+        }
+    }
+}
+
+/// Check 8: the caller's address against the app's allowlist, then the API's.
+fn check_ip(req: &Request<'_>, app: &App, endpoint: &Endpoint) -> Result<(), Refusal> {
+    if let Some(rules) = &app.allowed_ips {
+        if !rules.iter().any(|r| r.contains(req.peer)) {
+            return Err(refuse!(
+                code::IP_NOT_ALLOWED_BY_APP,
+                "caller {} is not in app `{}`'s allowed_ips",
+                req.peer,
+                app.name
+            ));
+        }
+    }
+    if let Some(rules) = app.api_ips.get(&endpoint.name) {
+        if !rules.iter().any(|r| r.contains(req.peer)) {
+            return Err(refuse!(
+                code::IP_NOT_ALLOWED_BY_API,
+                "caller {} is not in app `{}`'s api_ips.{}",
+                req.peer,
+                app.name,
+                endpoint.name
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! An offline emulator of China Telecom Cloud's safety-production AI APIs and the signed
+//! EOP gateway in front of them.
+//!
+//! # Layout
+//! One request flows one way: `server` accepts it, `service` reads the body once and runs
+//! the pipeline gateway → capability → `respond`, and `journal` records the outcome.
+//!
+//! - [`server`]: the listener, connection tasks, graceful shutdown and the [`Handle`] a test
+//!   embeds.
+//! - [`service`]: the one request pipeline.
+//! - [`body`]: reads a body once, hashing it and enforcing the size limit while reading.
+//! - [`gateway`]: EOP verification — route, signature, appkey, IP allowlists, enabled APIs.
+//! - [`registry`]: accounts and the apps they own.
+//! - [`capabilities`]: one module per capability (parse → validate → perceive → reply).
+//! - [`vision`]: base64, image sniffing and dimensions, deterministic detections.
+//! - [`catalogue`]: the vendor's routes and error codes, read from `fixtures/`.
+//! - [`respond`]: the only code that writes a response.
+//! - [`journal`]: the log line each request leaves.
+//! - [`config`]: the TOML configuration and its defaults.
+//! - [`clock`]: the injectable clock and Beijing-time formatting.
+
+pub mod body;
+pub mod capabilities;
+pub mod catalogue;
+pub mod clock;
+pub mod config;
+pub mod gateway;
+pub mod journal;
+pub mod registry;
+pub mod respond;
+pub mod server;
+pub mod service;
+pub mod vision;
+
+pub use clock::Clock;
+pub use config::Config;
+pub use server::{start, Handle};

@@ -1,0 +1,129 @@
+//! The `mock-server` binary: parses arguments, starts the server, prints the banner, writes
+//! the ready file, and waits for Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use mock_server::config::Config;
+
+/// An offline emulator of China Telecom Cloud's safety-production AI APIs and their signed
+/// EOP gateway.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// TOML file declaring accounts, apps, routes and status overrides (see docs/configuration.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Once listening, write this JSON file (url, ak, sk, appkey) atomically.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+    /// Log every request to standard error, not only refusals.
+    #[arg(long, conflicts_with = "quiet")]
+    log_all: bool,
+    /// Log nothing.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut config = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("mock-server: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    config.log_all = args.log_all;
+    config.quiet = args.quiet;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mock-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args, config))
+}
+
+async fn run(args: Args, config: Config) -> ExitCode {
+    let credentials = Credentials::of(&config);
+    let handle = match mock_server::start(config, args.addr).await {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!(
+                "mock-server: cannot listen on {}: {e}; pick another --addr (port 0 picks a free one)",
+                args.addr
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    print_banner(&handle.url(), &credentials);
+    if let Some(path) = &args.ready_file {
+        if let Err(e) = write_ready_file(path, &handle.url(), &credentials) {
+            eprintln!("mock-server: cannot write the ready file {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    wait_for_signal().await;
+    eprintln!("mock-server: shutting down");
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// The credentials a newcomer should use: the first account's first app.
+#[derive(Debug, Default, serde::Serialize)]
+struct Credentials {
+    ak: String,
+    sk: String,
+    appkey: String,
+}
+
+impl Credentials {
+    fn of(config: &Config) -> Credentials {
+        let Some(account) = config.accounts.first() else { return Credentials::default() };
+        let appkey = account.apps.first().map(|a| a.appkey.clone()).unwrap_or_default();
+        Credentials { ak: account.ak.clone(), sk: account.sk.clone(), appkey }
+    }
+}
+
+fn print_banner(url: &str, c: &Credentials) {
+    println!("mock-server {} listening on {url}", env!("CARGO_PKG_VERSION"));
+    println!("  credentials: ak={} sk={} appkey={}", c.ak, c.sk, c.appkey);
+    println!("  hard-hat: POST {url}/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect");
+    println!("  refusals explain themselves in the x-mock-reason header and on stderr");
+    println!("  docs: README.md and docs/ in the repository; Ctrl-C stops");
+}
+
+/// Writes the ready file next to its final name, then renames it, so a reader never sees
+/// half of it.
+fn write_ready_file(path: &Path, url: &str, c: &Credentials) -> std::io::Result<()> {
+    let ready = serde_json::json!({ "url": url, "ak": c.ak, "sk": c.sk, "appkey": c.appkey });
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, format!("{ready:#}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,218 @@
+//! The only code that writes a response. Every answer is one of: a success body, a
+//! capability error body, or a gateway error body — in the vendor's exact shapes — plus the
+//! emulator's own `x-mock-reason` header explaining any refusal.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalogue::{code, Catalogue, Endpoint, Scope};
+
+/// The header that says why a request was refused. The body stays as the vendor's.
+pub const REASON_HEADER: &str = "x-mock-reason";
+
+/// The one error type on the wire path: a vendor code and the emulator's explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u32,
+    /// Plain English: which check failed and what to do about it.
+    pub reason: String,
+    /// Fills `{index}` in messages that name a frame (liveness 4209).
+    pub index: Option<usize>,
+}
+
+impl Refusal {
+    pub fn new(code: u32, reason: impl Into<String>) -> Refusal {
+        Refusal { code, reason: reason.into(), index: None }
+    }
+}
+
+/// `refuse!(code, "format", args…)` builds a [`Refusal`].
+#[macro_export]
+macro_rules! refuse {
+    ($code:expr, $($arg:tt)+) => {
+        $crate::respond::Refusal::new($code, format!($($arg)+))
+    };
+}
+
+/// What the pipeline decided.
+#[derive(Debug)]
+pub enum Answer {
+    /// `{"code":0,"message":…,"result":…}`; `message` is `"success"` unless given.
+    Success {
+        message: Option<Value>,
+        result: Value,
+    },
+    Refused(Refusal),
+}
+
+/// How a response was rendered, for the journal.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub status: u16,
+    pub code: u32,
+    pub reason: Option<String>,
+}
+
+/// Per-server rendering settings.
+#[derive(Debug, Default)]
+pub struct Renderer {
+    pub status_overrides: HashMap<u32, u16>,
+}
+
+#[derive(Serialize)]
+struct SuccessBody<'a> {
+    code: u32,
+    message: &'a Value,
+    result: &'a Value,
+}
+
+#[derive(Serialize)]
+struct CapabilityError<'a> {
+    code: Value,
+    message: &'static str,
+    details: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GatewayError<'a> {
+    request_id: &'a str,
+    error: &'a str,
+    code: &'a str,
+    message: &'a str,
+    eop_err_code: &'a str,
+    status_code: &'a str,
+    return_obj: serde_json::Map<String, Value>,
+}
+
+impl Renderer {
+    /// Renders an answer. `close` asks the client to close the connection (after a body
+    /// that was not read to its end).
+    pub fn render(
+        &self,
+        endpoint: Option<&Endpoint>,
+        request_id: &str,
+        answer: &Answer,
+        close: bool,
+    ) -> (Response<Full<Bytes>>, Rendered) {
+        let (status, body, rendered) = match answer {
+            Answer::Success { message, result } => {
+                let success = Value::from("success");
+                let body = SuccessBody { code: 0, message: message.as_ref().unwrap_or(&success), result };
+                (200, to_vec(&body), Rendered { status: 200, code: 0, reason: None })
+            }
+            Answer::Refused(refusal) => self.refusal(endpoint, request_id, refusal),
+        };
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8"));
+        if let Some(reason) = &rendered.reason {
+            headers.insert(REASON_HEADER, header_safe(reason));
+        }
+        if close {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        (response, rendered)
+    }
+
+    fn refusal(&self, endpoint: Option<&Endpoint>, request_id: &str, refusal: &Refusal) -> (u16, Vec<u8>, Rendered) {
+        let catalogue = Catalogue::get();
+        let entry = catalogue
+            .error(endpoint.map(|e| e.name.as_str()), refusal.code)
+            .or_else(|| catalogue.error(None, code::INTERNAL));
+        let Some(entry) = entry else {
+            return (
+                500,
+                b"{}".to_vec(),
+                Rendered { status: 500, code: code::INTERNAL, reason: Some(refusal.reason.clone()) },
+            );
+        };
+        let status = self.status_overrides.get(&entry.code).copied().unwrap_or(entry.status);
+        let text = match refusal.index {
+            Some(i) => entry.message.replace("{index}", &i.to_string()),
+            None => entry.message.clone(),
+        };
+        let body = match entry.scope {
+            Scope::Gateway => {
+                let code = entry.code.to_string();
+                to_vec(&GatewayError {
+                    request_id,
+                    error: &code,
+                    code: &code,
+                    message: &text,
+                    eop_err_code: &code,
+                    status_code: &format!("CTAPI_{code}"),
+                    return_obj: serde_json::Map::new(),
+                })
+            }
+            Scope::Capability => {
+                let code =
+                    if entry.string_code { Value::from(entry.code.to_string()) } else { Value::from(entry.code) };
+                to_vec(&CapabilityError { code, message: "error", details: &text })
+            }
+        };
+        (status, body, Rendered { status, code: entry.code, reason: Some(refusal.reason.clone()) })
+    }
+}
+
+fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these plain structs cannot fail.
+    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// A header value carrying any text: control characters and non-ASCII are escaped.
+pub fn header_safe(text: &str) -> HeaderValue {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            ' '..='~' => vec![c],
+            '\n' => vec!['\\', 'n'],
+            other => other.escape_unicode().collect(),
+        })
+        .collect();
+    HeaderValue::from_str(&escaped).unwrap_or_else(|_| HeaderValue::from_static("unprintable reason"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_of(response: Response<Full<Bytes>>) -> Value {
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[tokio::test]
+    async fn a_gateway_refusal_has_the_eop_shape_and_an_explanation() {
+        let renderer = Renderer::default();
+        let refusal = Answer::Refused(Refusal::new(code::SIGNATURE, "signed the wrong body"));
+        let (response, rendered) = renderer.render(None, "req-1", &refusal, false);
+        assert_eq!(rendered.code, 10020);
+        assert_eq!(response.headers()[REASON_HEADER], "signed the wrong body");
+        let body = body_of(response).await;
+        assert_eq!(body["statusCode"], "CTAPI_10020");
+        assert_eq!(body["eopErrCode"], "10020");
+        assert_eq!(body["requestId"], "req-1");
+        assert_eq!(body["message"], "签名错误");
+    }
+
+    #[tokio::test]
+    async fn a_status_override_changes_only_the_status() {
+        let renderer = Renderer { status_overrides: HashMap::from([(code::SIGNATURE, 403)]) };
+        let (response, _) = renderer.render(None, "r", &Answer::Refused(Refusal::new(code::SIGNATURE, "x")), false);
+        assert_eq!(response.status(), 403);
+    }
+
+    #[test]
+    fn reasons_with_newlines_and_chinese_fit_in_a_header() {
+        assert_eq!(header_safe("a\nb 签"), "a\\nb \\u{7b7e}");
+    }
+}

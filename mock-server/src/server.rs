@@ -1,0 +1,107 @@
+//! The listener: accepts connections, serves each on its own task, and shuts down
+//! gracefully. [`start`] is what a test or the binary calls; the [`Handle`] it returns
+//! stops the server when shut down or dropped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::service::{self, Shared};
+
+/// How long connections in flight get to finish once shutdown starts.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// A running server. Dropping it stops the server; [`Handle::shutdown`] also waits for it.
+#[derive(Debug)]
+pub struct Handle {
+    addr: SocketAddr,
+    clock: Clock,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Handle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The server's clock: move it to test `eop-date` handling.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to a grace period), and waits.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port) and serves `config` on the current runtime.
+pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<Handle> {
+    let listener = TcpListener::bind(addr).await?;
+    Ok(serve(listener, config))
+}
+
+/// Serves on an already bound listener.
+pub fn serve(listener: TcpListener, config: Config) -> Handle {
+    let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (stop, stopped) = watch::channel(false);
+    let clock = config.clock.clone();
+    let shared = Arc::new(Shared::new(&config));
+    let task = tokio::spawn(accept_loop(listener, shared, stopped));
+    Handle { addr, clock, stop, task: Some(task) }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                // Out of file descriptors or a reset before accept: pause, keep serving.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let service = service_fn(move |request| {
+            let shared = shared.clone();
+            async move { Ok::<_, std::convert::Infallible>(service::handle(&shared, request, peer).await) }
+        });
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+}

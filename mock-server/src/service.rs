@@ -1,0 +1,127 @@
+//! The one request pipeline: read the body once → gateway → capability → respond → journal.
+//! Everything after the body is read is synchronous; no step reaches back into an earlier one.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::CONTENT_LENGTH;
+use hyper::{Request, Response};
+
+use crate::body::{self, ReadError};
+use crate::capabilities;
+use crate::catalogue::{Catalogue, Endpoint};
+use crate::config::Config;
+use crate::gateway::{self, Gateway, Resolved, Router};
+use crate::journal::{Entry, Journal};
+use crate::refuse;
+use crate::registry::Registry;
+use crate::respond::{Answer, Renderer};
+
+/// Everything a request may read, shared by all connections.
+#[derive(Debug)]
+pub struct Shared {
+    pub gateway: Gateway,
+    pub renderer: Renderer,
+    pub journal: Journal,
+    /// Numbers the request ids the server makes up when a client sends none.
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(config: &Config) -> Shared {
+        Shared {
+            gateway: Gateway {
+                router: Router::new(&config.routes),
+                registry: Registry::new(config.accounts.clone()),
+                clock: config.clock.clone(),
+            },
+            renderer: Renderer { status_overrides: config.status_overrides.clone() },
+            journal: Journal { log_all: config.log_all, quiet: config.quiet },
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// Serves one request.
+pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let (parts, incoming) = request.into_parts();
+    let path = parts.uri.path();
+    let resolved = shared.gateway.router.resolve(path);
+    let endpoint = match resolved {
+        Resolved::Endpoint(e) => Some(e),
+        _ => None,
+    };
+    let (limit, cap) = body_limits(endpoint);
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+    let received = body::read(incoming, declared, limit, cap).await;
+    let request_id = match parts.headers.get("ctyun-eop-request-id") {
+        Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        None => format!("mock-{:016x}", shared.next_id.fetch_add(1, Ordering::Relaxed)),
+    };
+    let (answer, close) = match &received {
+        Ok(body) => {
+            let req = gateway::Request {
+                method: &parts.method,
+                path,
+                query: parts.uri.query().unwrap_or(""),
+                headers: &parts.headers,
+                peer: peer.ip(),
+                body,
+            };
+            (pipeline(shared, &req, resolved), false)
+        }
+        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), true),
+        Err(ReadError::Io(e)) => {
+            (Answer::Refused(refuse!(crate::catalogue::code::INTERNAL, "the body could not be read: {e}")), true)
+        }
+    };
+    let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
+    shared.journal.record(&Entry {
+        peer,
+        method: parts.method.as_str(),
+        path,
+        endpoint: endpoint.map(|e| e.name.as_str()),
+        request_id: &request_id,
+        rendered: &rendered,
+        elapsed: started.elapsed(),
+    });
+    response
+}
+
+/// Gateway, then capability.
+fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> Answer {
+    match shared.gateway.admit(req, resolved) {
+        Ok(admitted) => capabilities::handle(admitted.endpoint, req.body),
+        Err(refusal) => Answer::Refused(refusal),
+    }
+}
+
+/// How much of the body to keep, and where to stop reading. A body between the two is
+/// hashed and discarded; past the cap the connection is closed. An unknown route keeps
+/// nothing but reads as far as the largest endpoint would, so its answer is still 50001.
+fn body_limits(endpoint: Option<&Endpoint>) -> (usize, u64) {
+    match endpoint {
+        Some(e) => (e.body_limit, drain_cap(e.body_limit)),
+        None => {
+            let largest = Catalogue::get().endpoints.iter().map(|e| e.body_limit).max().unwrap_or(0);
+            (0, drain_cap(largest))
+        }
+    }
+}
+
+/// Twice the limit: a slightly oversized body still gets its signature checked.
+fn drain_cap(limit: usize) -> u64 {
+    2 * limit as u64 + (1 << 20)
+}
+
+fn over_cap(endpoint: Option<&Endpoint>, path: &str, cap: u64) -> crate::respond::Refusal {
+    match endpoint {
+        Some(e) => refuse!(e.too_large_code, "the body is over {cap} bytes, far above this api's limit of {}; reading stopped and the signature was not checked", e.body_limit),
+        None => refuse!(crate::catalogue::code::SERVICE_UNREGISTERED, "no api is registered at {path} (and the body is over {cap} bytes)"),
+    }
+}

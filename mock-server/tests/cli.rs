@@ -1,0 +1,102 @@
+//! The binary as a CI script uses it: start on port 0 with a ready file, find the server,
+//! get an answer, stop it with SIGTERM; and refuse a bad config with file, line and field.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mock-server"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mock-server-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn wait_for(path: &PathBuf) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return serde_json::from_str(&text).expect("the ready file is complete json");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no ready file after 10 s");
+}
+
+#[test]
+fn starts_on_port_0_writes_the_ready_file_answers_and_stops_on_sigterm() {
+    let dir = temp_dir("ready");
+    let ready = dir.join("ready.json");
+    let mut child = binary()
+        .args(["--addr", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let info = wait_for(&ready);
+    assert_eq!(
+        (info["ak"].as_str(), info["sk"].as_str(), info["appkey"].as_str()),
+        (Some("mock-ak"), Some("mock-sk"), Some("mock-appkey"))
+    );
+    let url = info["url"].as_str().expect("url");
+    let addr = url.strip_prefix("http://").expect("an http url");
+
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let request = "POST /v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(response.contains("\"code\":\"10020\""), "{response}");
+    assert!(response.contains("x-mock-reason: no Eop-Authorization header"), "{response}");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let mut stdout = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("stdout");
+    assert!(
+        stdout.contains(&format!("listening on {url}")) && stdout.contains("ak=mock-ak sk=mock-sk appkey=mock-appkey"),
+        "{stdout}"
+    );
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
+    assert!(
+        stderr.contains("status=401 code=10020") && stderr.contains("reason=\"no Eop-Authorization header"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_config_stops_start_up_naming_file_line_and_field() {
+    let dir = temp_dir("config");
+    let config = dir.join("mock.toml");
+    std::fs::write(
+        &config,
+        "[[accounts]]\nak = \"a\"\nsk = \"b\"\n\n[[accounts.apps]]\nname = \"ab\"\nappkey = \"k\"\napis = [\"*\"]\n",
+    )
+    .expect("write");
+    let output = binary().arg("--config").arg(&config).args(["--addr", "127.0.0.1:0"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected =
+        format!("{}:6: accounts[0].apps[0].name: an app name has 4–15 characters, `ab` has 2", config.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
