@@ -2,6 +2,7 @@
 
 mod gateway;
 mod hat;
+mod python_clients;
 mod signing;
 mod tamper;
 mod util;

@@ -1,0 +1,58 @@
+//! The vendor's own Python clients against the emulator: the manual's §4.2 sample and the
+//! official SDK core from PyPI, run in Beijing local time.
+//!
+//! They need a Python with `requests` and `ctyun-python-sdk-core`
+//! (`contract-tests/python/requirements.txt`). `.ci/run` installs them in a virtualenv and
+//! sets `MOCK_PYTHON`; then these tests must pass. Without `MOCK_PYTHON` they run only if
+//! `python3` can import both packages, and otherwise say they were skipped.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use contract_tests::fixtures;
+
+use crate::util::{start, DEFAULT_AK, DEFAULT_APPKEY, DEFAULT_SK};
+
+fn python() -> Option<String> {
+    if let Ok(python) = std::env::var("MOCK_PYTHON") {
+        return Some(python);
+    }
+    let probe = Command::new("python3").args(["-c", "import requests, ctyun_python_sdk_core"]).output();
+    if probe.is_ok_and(|o| o.status.success()) {
+        return Some("python3".into());
+    }
+    eprintln!("skipped: no MOCK_PYTHON and python3 lacks requests or ctyun-python-sdk-core");
+    None
+}
+
+async fn run_script(script: &str) {
+    let Some(python) = python() else { return };
+    let s = start().await;
+    let dir = std::env::temp_dir().join(format!("mock-python-{script}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ready = dir.join("ready.json");
+    let info = serde_json::json!({"url": format!("http://{}", s.handle.addr()), "ak": DEFAULT_AK, "sk": DEFAULT_SK, "appkey": DEFAULT_APPKEY});
+    std::fs::write(&ready, info.to_string()).expect("ready file");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(script);
+    let image = fixtures::dir().join("images/scene-96x64.jpg");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg(path).arg(&ready).arg(image).env("TZ", "Asia/Shanghai").output()
+    })
+    .await
+    .expect("join")
+    .expect("run python");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{script} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("'code': 0") || stdout.contains("\"code\":0"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manuals_python_sample_gets_code_0() {
+    run_script("manual_example.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_python_sdk_core_gets_code_0() {
+    run_script("sdk_core_example.py").await;
+}
