@@ -26,6 +26,9 @@ pub mod code {
     pub const SERVICE_UNREGISTERED: u32 = 50001;
     pub const APP_NOT_ENABLED: u32 = 50002;
     pub const INVALID_URL: u32 = 50003;
+    pub const PACKAGE_EXPIRED: u32 = 51001;
+    pub const PAID_NOT_PURCHASED: u32 = 51002;
+    pub const NO_CALLS_LEFT: u32 = 51003;
 
     /// hard-hat and work-clothes.
     pub mod detect {

@@ -31,6 +31,10 @@ pub struct Config {
     pub log_all: bool,
     /// Log nothing.
     pub quiet: bool,
+    /// Keep accounts, apps and ledgers in this file across restarts.
+    pub state: Option<std::path::PathBuf>,
+    /// Require this token (header `x-mock-token`) on the control API, from any caller.
+    pub admin_token: Option<String>,
 }
 
 /// A route added for an endpoint, or replacing its default route.
@@ -51,6 +55,8 @@ impl Default for Config {
             clock: Clock::system(),
             log_all: false,
             quiet: false,
+            state: None,
+            admin_token: None,
         }
     }
 }
@@ -66,6 +72,7 @@ fn default_account() -> Account {
             apis: ApiSet::All,
             allowed_ips: None,
             api_ips: HashMap::new(),
+            free_quota: true,
         }],
     }
 }
@@ -103,6 +110,7 @@ impl Config {
         if !raw.default_account.unwrap_or(true) {
             config.accounts.clear();
         }
+        config.admin_token = raw.admin_token;
         for (i, account) in raw.accounts.into_iter().enumerate() {
             config.accounts.push(account.check(i, &at)?);
         }
@@ -133,6 +141,7 @@ type At<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError + 'a;
 #[serde(deny_unknown_fields)]
 struct FileToml {
     default_account: Option<bool>,
+    admin_token: Option<String>,
     #[serde(default)]
     accounts: Vec<AccountToml>,
     #[serde(default)]
@@ -161,6 +170,12 @@ struct AppToml {
     allowed_ips: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     api_ips: BTreeMap<String, Spanned<Vec<String>>>,
+    #[serde(default = "yes")]
+    free_quota: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +239,7 @@ impl AppToml {
             apis,
             allowed_ips,
             api_ips,
+            free_quota: self.free_quota,
         })
     }
 }

@@ -3,14 +3,16 @@
 //!
 //! # Layout
 //! One request flows one way: `server` accepts it, `service` reads the body once and runs
-//! the pipeline gateway → capability → `respond`, and `journal` records the outcome.
+//! the pipeline gateway → billing → capability → `respond`, and `journal` records the outcome.
 //!
 //! - [`server`]: the listener, connection tasks, graceful shutdown and the [`Handle`] a test
 //!   embeds.
 //! - [`service`]: the one request pipeline.
 //! - [`body`]: reads a body once, hashing it and enforcing the size limit while reading.
 //! - [`gateway`]: EOP verification — route, signature, appkey, IP allowlists, enabled APIs.
-//! - [`registry`]: accounts and the apps they own.
+//! - [`registry`]: accounts and what they own: apps, ledgers, counters.
+//! - [`billing`]: free quota, packages and the charge per call; the `--state` file.
+//! - [`admin`]: the control API under `/__mock/`.
 //! - [`capabilities`]: one module per capability (parse → validate → perceive → reply).
 //! - [`vision`]: base64, image sniffing and dimensions, deterministic detections.
 //! - [`catalogue`]: the vendor's routes and error codes, read from `fixtures/`.
@@ -19,6 +21,8 @@
 //! - [`config`]: the TOML configuration and its defaults.
 //! - [`clock`]: the injectable clock and Beijing-time formatting.
 
+pub mod admin;
+pub mod billing;
 pub mod body;
 pub mod capabilities;
 pub mod catalogue;

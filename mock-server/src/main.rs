@@ -28,6 +28,13 @@ struct Args {
     /// Log nothing.
     #[arg(long)]
     quiet: bool,
+    /// Keep accounts, apps and ledgers in this file across restarts (crash-safe).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Require this token (header x-mock-token) on the control API under /__mock/; without
+    /// one, the control API answers loopback callers only.
+    #[arg(long, env = "MOCK_ADMIN_TOKEN")]
+    admin_token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +51,10 @@ fn main() -> ExitCode {
     };
     config.log_all = args.log_all;
     config.quiet = args.quiet;
+    config.state = args.state.clone();
+    if args.admin_token.is_some() {
+        config.admin_token = args.admin_token.clone();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -100,6 +111,7 @@ fn print_banner(url: &str, c: &Credentials) {
     println!("  credentials: ak={} sk={} appkey={}", c.ak, c.sk, c.appkey);
     println!("  hard-hat: POST {url}/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect");
     println!("  refusals explain themselves in the x-mock-reason header and on stderr");
+    println!("  control api: {url}/__mock/ (accounts, apps, quota, packages, usage, clock)");
     println!("  docs: README.md and docs/ in the repository; Ctrl-C stops");
 }
 

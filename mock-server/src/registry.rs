@@ -1,7 +1,18 @@
-//! Accounts (AK/SK) and the apps they own (appkey, enabled APIs, caller-IP allowlists).
+//! Accounts (AK/SK) and what they own: apps (appkey, enabled APIs, caller-IP allowlists),
+//! the ledgers of their paid APIs, and their counters. Each account is its own world.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+
+use sha2::{Digest, Sha256};
+
+use crate::billing::ledger::Ledger;
+use crate::billing::store::{Event, Store};
+use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::journal::Stats;
 
 /// An account: one AK/SK pair and its apps.
 #[derive(Debug, Clone)]
@@ -22,6 +33,8 @@ pub struct App {
     pub allowed_ips: Option<Vec<IpRule>>,
     /// Callers accepted per API (endpoint name); an API not listed accepts everyone.
     pub api_ips: HashMap<String, Vec<IpRule>>,
+    /// Claim the free quota of every enabled paid API when the account is created or reset.
+    pub free_quota: bool,
 }
 
 /// The APIs an app has enabled.
@@ -86,39 +99,276 @@ fn masked(net: u128, ip: u128, prefix: u8, bits: u32) -> bool {
     shift == bits || (net >> shift) == (ip >> shift)
 }
 
-/// Every account, indexed by AK and by appkey.
-#[derive(Debug, Default)]
+/// Every account, indexed by AK, and every appkey's owner. Accounts are created at start
+/// (from the config) or at run time (by the control API); each is its own world.
+#[derive(Debug)]
 pub struct Registry {
-    accounts: Vec<Account>,
-    by_ak: HashMap<String, usize>,
-    by_appkey: HashMap<String, (usize, usize)>,
+    clock: Clock,
+    /// Read on every request, written only when an account or app is created: a `RwLock`.
+    accounts: RwLock<HashMap<String, Arc<AccountCell>>>,
+    /// appkey → AK of the owning account.
+    appkeys: RwLock<HashMap<String, String>>,
+    /// The state file, attached once its log has been replayed.
+    store: OnceLock<Store>,
+}
+
+/// One account and everything it owns. Requests of different accounts never share a lock.
+#[derive(Debug)]
+pub struct AccountCell {
+    pub ak: String,
+    pub sk: String,
+    /// This account's clock: the server clock plus this offset. An atomic, read per request.
+    offset_ms: AtomicI64,
+    /// Apps, ledgers and counters. A std `Mutex`: every critical section is a few map
+    /// lookups, never held across an `.await`.
+    pub state: Mutex<AccountState>,
+    /// What a reset returns to.
+    seed: Account,
+    /// Declared by the configuration (rather than created at run time).
+    configured: bool,
+}
+
+/// The mutable part of an account.
+#[derive(Debug, Default)]
+pub struct AccountState {
+    pub apps: Vec<Arc<App>>,
+    /// (appkey, api) → the ledger of a paid API.
+    pub ledgers: HashMap<(String, String), Ledger>,
+    pub stats: Stats,
+}
+
+impl AccountState {
+    /// The state an account starts in: its declared apps, with the free quota claimed
+    /// where an app asks for it.
+    fn seeded(seed: &Account, now_ms: i64) -> AccountState {
+        let mut state =
+            AccountState { apps: seed.apps.iter().cloned().map(Arc::new).collect(), ..AccountState::default() };
+        for app in seed.apps.iter().filter(|a| a.free_quota) {
+            for endpoint in Catalogue::get().endpoints.iter().filter(|e| e.paid && app.apis.contains(&e.name)) {
+                let ledger = state.ledgers.entry((app.appkey.clone(), endpoint.name.clone())).or_default();
+                let _ = ledger.claim_free(now_ms);
+            }
+        }
+        state
+    }
+}
+
+impl AccountCell {
+    fn new(seed: Account, configured: bool, now_ms: i64) -> AccountCell {
+        let state = AccountState::seeded(&seed, now_ms);
+        let (ak, sk) = (seed.ak.clone(), seed.sk.clone());
+        AccountCell { ak, sk, offset_ms: AtomicI64::new(0), state: Mutex::new(state), seed, configured }
+    }
+
+    /// Whether the app was declared with the account (rather than created later).
+    pub fn is_seed_app(&self, appkey: &str) -> bool {
+        self.seed.apps.iter().any(|a| a.appkey == appkey)
+    }
+
+    pub fn configured(&self) -> bool {
+        self.configured
+    }
+
+    /// Locks the account's state. A poisoned lock (a panic elsewhere) is still usable:
+    /// every update leaves the state consistent before it could panic.
+    pub fn lock(&self) -> MutexGuard<'_, AccountState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn app(&self, appkey: &str) -> Option<Arc<App>> {
+        self.lock().apps.iter().find(|a| a.appkey == appkey).cloned()
+    }
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+}
+
+/// What can go wrong when the control API changes the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    NotFound(String),
+    Conflict(String),
+    Invalid(String),
 }
 
 impl Registry {
-    pub fn new(accounts: Vec<Account>) -> Registry {
-        let mut registry = Registry::default();
-        for (i, account) in accounts.iter().enumerate() {
-            registry.by_ak.insert(account.ak.clone(), i);
-            for (j, app) in account.apps.iter().enumerate() {
-                registry.by_appkey.insert(app.appkey.clone(), (i, j));
-            }
+    /// A registry of the configured accounts.
+    pub fn new(accounts: Vec<Account>, clock: Clock) -> Registry {
+        let registry =
+            Registry { clock, accounts: RwLock::default(), appkeys: RwLock::default(), store: OnceLock::new() };
+        for account in accounts {
+            registry.insert(account, true);
         }
-        registry.accounts = accounts;
         registry
     }
 
-    pub fn account(&self, ak: &str) -> Option<&Account> {
-        self.by_ak.get(ak).map(|&i| &self.accounts[i])
+    /// From now on, every change is appended to `store`.
+    pub fn attach(&self, store: Store) {
+        let _ = self.store.set(store);
     }
 
-    /// The app with this appkey and the AK of the account that owns it.
-    pub fn app(&self, appkey: &str) -> Option<(&str, &App)> {
-        self.by_appkey.get(appkey).map(|&(i, j)| (self.accounts[i].ak.as_str(), &self.accounts[i].apps[j]))
+    /// Every account, ordered by AK.
+    pub fn cells(&self) -> Vec<Arc<AccountCell>> {
+        let mut cells: Vec<_> = read(&self.accounts).values().cloned().collect();
+        cells.sort_by(|a, b| a.ak.cmp(&b.ak));
+        cells
     }
 
-    pub fn accounts(&self) -> &[Account] {
-        &self.accounts
+    fn insert(&self, seed: Account, configured: bool) -> Arc<AccountCell> {
+        let cell = Arc::new(AccountCell::new(seed, configured, self.clock.now_ms()));
+        let mut appkeys = write(&self.appkeys);
+        for app in &cell.seed.apps {
+            appkeys.insert(app.appkey.clone(), cell.ak.clone());
+        }
+        write(&self.accounts).insert(cell.ak.clone(), cell.clone());
+        cell
     }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, on this account's clock (milliseconds since the epoch).
+    pub fn now_ms(&self, cell: &AccountCell) -> i64 {
+        self.clock.now_ms() + cell.offset_ms()
+    }
+
+    pub fn account(&self, ak: &str) -> Option<Arc<AccountCell>> {
+        read(&self.accounts).get(ak).cloned()
+    }
+
+    /// The account that owns `appkey`.
+    pub fn owner(&self, appkey: &str) -> Option<Arc<AccountCell>> {
+        let ak = read(&self.appkeys).get(appkey).cloned()?;
+        self.account(&ak)
+    }
+
+    /// Every account but the one given, for diagnosing a signature made with another's SK.
+    pub fn others(&self, ak: &str) -> Vec<Arc<AccountCell>> {
+        read(&self.accounts).values().filter(|c| c.ak != ak).cloned().collect()
+    }
+
+    /// Records a change in the state file, if there is one.
+    pub fn log(&self, event: &Event) {
+        if let Some(store) = self.store.get() {
+            store.append(event);
+        }
+    }
+
+    /// Creates an account; `ak`/`sk` are made up when not given.
+    pub fn create_account(&self, ak: Option<String>, sk: Option<String>) -> Result<Arc<AccountCell>, Change> {
+        let ak = ak.unwrap_or_else(|| fresh("ak"));
+        let sk = sk.unwrap_or_else(|| fresh("sk"));
+        if ak.is_empty() || sk.is_empty() || ak.contains(char::is_whitespace) || sk.contains(char::is_whitespace) {
+            return Err(Change::Invalid("ak and sk must be non-empty, without spaces".into()));
+        }
+        if self.account(&ak).is_some() {
+            return Err(Change::Conflict(format!("an account with ak `{ak}` exists")));
+        }
+        self.log(&Event::Account { ak: ak.clone(), sk: sk.clone() });
+        Ok(self.insert(Account { ak, sk, apps: Vec::new() }, false))
+    }
+
+    /// Creates an app in an account; the appkey is made up when not given.
+    pub fn create_app(
+        &self,
+        cell: &AccountCell,
+        name: &str,
+        description: &str,
+        appkey: Option<String>,
+    ) -> Result<Arc<App>, Change> {
+        let chars = name.chars().count();
+        if !(4..=15).contains(&chars) {
+            return Err(Change::Invalid(format!("an app name has 4–15 characters, `{name}` has {chars}")));
+        }
+        let appkey = appkey.unwrap_or_else(|| fresh("").trim_start_matches('-').to_string());
+        let mut appkeys = write(&self.appkeys);
+        if appkeys.contains_key(&appkey) {
+            return Err(Change::Conflict(format!("the appkey `{appkey}` is taken")));
+        }
+        let app = Arc::new(App::new(name, description, &appkey));
+        appkeys.insert(appkey.clone(), cell.ak.clone());
+        cell.lock().apps.push(app.clone());
+        drop(appkeys);
+        self.log(&Event::App { ak: cell.ak.clone(), name: name.into(), description: description.into(), appkey });
+        Ok(app)
+    }
+
+    /// Enables an API for an app (idempotent).
+    pub fn enable(&self, cell: &AccountCell, appkey: &str, api: &str) -> Result<(), Change> {
+        let mut state = cell.lock();
+        let slot = state
+            .apps
+            .iter_mut()
+            .find(|a| a.appkey == appkey)
+            .ok_or_else(|| Change::NotFound(format!("no app `{appkey}`")))?;
+        if !slot.apis.contains(api) {
+            let mut app = (**slot).clone();
+            if let ApiSet::Some(set) = &mut app.apis {
+                set.insert(api.to_string());
+            }
+            *slot = Arc::new(app);
+            drop(state);
+            self.log(&Event::Enable { appkey: appkey.into(), api: api.into() });
+        }
+        Ok(())
+    }
+
+    /// Moves one account's clock.
+    pub fn set_offset(&self, cell: &AccountCell, offset_ms: i64) {
+        cell.offset_ms.store(offset_ms, Ordering::Relaxed);
+        self.log(&Event::Clock { ak: cell.ak.clone(), offset_ms });
+    }
+
+    /// Returns an account to its initial state: its seed apps, no ledgers, no counters,
+    /// its clock on the server's.
+    pub fn reset(&self, cell: &AccountCell) {
+        let mut appkeys = write(&self.appkeys);
+        let mut state = cell.lock();
+        for app in &state.apps {
+            appkeys.remove(&app.appkey);
+        }
+        cell.offset_ms.store(0, Ordering::Relaxed);
+        *state = AccountState::seeded(&cell.seed, self.clock.now_ms());
+        for app in &state.apps {
+            appkeys.insert(app.appkey.clone(), cell.ak.clone());
+        }
+        drop((state, appkeys));
+        self.log(&Event::Reset { ak: cell.ak.clone() });
+    }
+}
+
+impl App {
+    /// An app as the control API creates it: no API enabled, no IP rules.
+    pub fn new(name: &str, description: &str, appkey: &str) -> App {
+        App {
+            name: name.into(),
+            description: description.into(),
+            appkey: appkey.into(),
+            apis: ApiSet::Some(HashSet::new()),
+            allowed_ips: None,
+            api_ips: HashMap::new(),
+            free_quota: false,
+        }
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A new credential: unique in this process and unlikely to repeat across runs.
+fn fresh(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let seed = format!("{prefix}{n}{:?}{:?}", std::time::SystemTime::now(), std::thread::current().id());
+    let digest = Sha256::digest(seed.as_bytes());
+    format!("{prefix}-{}", &crate::body::hex(&digest)[..32])
 }
 
 #[cfg(test)]

@@ -62,16 +62,15 @@ impl Drop for Handle {
 
 /// Binds `addr` (port 0 picks a free port) and serves `config` on the current runtime.
 pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<Handle> {
+    let shared = Arc::new(Shared::new(&config)?);
     let listener = TcpListener::bind(addr).await?;
-    Ok(serve(listener, config))
+    Ok(serve(listener, config.clock.clone(), shared))
 }
 
 /// Serves on an already bound listener.
-pub fn serve(listener: TcpListener, config: Config) -> Handle {
+fn serve(listener: TcpListener, clock: Clock, shared: Arc<Shared>) -> Handle {
     let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let (stop, stopped) = watch::channel(false);
-    let clock = config.clock.clone();
-    let shared = Arc::new(Shared::new(&config));
     let task = tokio::spawn(accept_loop(listener, shared, stopped));
     Handle { addr, clock, stop, task: Some(task) }
 }

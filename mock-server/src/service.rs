@@ -11,15 +11,20 @@ use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response};
 
-use crate::body::{self, ReadError};
+use crate::admin;
+use crate::billing::{self, store::Store};
+use crate::body::{self, ReadError, Received};
 use crate::capabilities;
 use crate::catalogue::{Catalogue, Endpoint};
 use crate::config::Config;
-use crate::gateway::{self, Gateway, Resolved, Router};
+use crate::gateway::{self, Admitted, Gateway, Resolved, Router};
 use crate::journal::{Entry, Journal};
 use crate::refuse;
 use crate::registry::Registry;
 use crate::respond::{Answer, Renderer};
+
+/// Largest control-API body.
+const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
 /// Everything a request may read, shared by all connections.
 #[derive(Debug)]
@@ -27,22 +32,32 @@ pub struct Shared {
     pub gateway: Gateway,
     pub renderer: Renderer,
     pub journal: Journal,
+    /// The control API's token; without one it answers loopback callers only.
+    admin_token: Option<String>,
     /// Numbers the request ids the server makes up when a client sends none.
     next_id: AtomicU64,
 }
 
 impl Shared {
-    pub fn new(config: &Config) -> Shared {
-        Shared {
-            gateway: Gateway {
-                router: Router::new(&config.routes),
-                registry: Registry::new(config.accounts.clone()),
-                clock: config.clock.clone(),
-            },
+    /// Builds the server's state; with `config.state`, replays and reopens the state file.
+    pub fn new(config: &Config) -> std::io::Result<Shared> {
+        let registry = Registry::new(config.accounts.clone(), config.clock.clone());
+        if let Some(path) = &config.state {
+            let store = Store::open(path, &registry)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("state file {}: {e}", path.display())))?;
+            registry.attach(store);
+        }
+        Ok(Shared {
+            gateway: Gateway { router: Router::new(&config.routes), registry },
             renderer: Renderer { status_overrides: config.status_overrides.clone() },
             journal: Journal { log_all: config.log_all, quiet: config.quiet },
+            admin_token: config.admin_token.clone(),
             next_id: AtomicU64::new(1),
-        }
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.gateway.registry
     }
 }
 
@@ -51,6 +66,9 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
     let started = Instant::now();
     let (parts, incoming) = request.into_parts();
     let path = parts.uri.path();
+    if path.starts_with(admin::PREFIX) {
+        return control(shared, parts, incoming, peer).await;
+    }
     let resolved = shared.gateway.router.resolve(path);
     let endpoint = match resolved {
         Resolved::Endpoint(e) => Some(e),
@@ -63,7 +81,7 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         None => format!("mock-{:016x}", shared.next_id.fetch_add(1, Ordering::Relaxed)),
     };
-    let (answer, close) = match &received {
+    let (answer, admitted, close) = match &received {
         Ok(body) => {
             let req = gateway::Request {
                 method: &parts.method,
@@ -73,32 +91,71 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
                 peer: peer.ip(),
                 body,
             };
-            (pipeline(shared, &req, resolved), false)
+            let (answer, admitted) = pipeline(shared, &req, resolved);
+            (answer, admitted, false)
         }
-        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), true),
+        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, true),
         Err(ReadError::Io(e)) => {
-            (Answer::Refused(refuse!(crate::catalogue::code::INTERNAL, "the body could not be read: {e}")), true)
+            (Answer::Refused(refuse!(crate::catalogue::code::INTERNAL, "the body could not be read: {e}")), None, true)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
-    shared.journal.record(&Entry {
-        peer,
-        method: parts.method.as_str(),
-        path,
-        endpoint: endpoint.map(|e| e.name.as_str()),
-        request_id: &request_id,
-        rendered: &rendered,
-        elapsed: started.elapsed(),
-    });
+    let ak = parts.headers.get("eop-authorization").and_then(|v| v.to_str().ok()?.split_whitespace().next());
+    let bytes_out = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
+    shared.journal.record(
+        shared.registry(),
+        &Entry {
+            peer,
+            method: parts.method.as_str(),
+            path,
+            endpoint: endpoint.map(|e| e.name.as_str()),
+            request_id: &request_id,
+            rendered: &rendered,
+            elapsed: started.elapsed(),
+            bytes_in: received.as_ref().map_or(0, |b| b.len),
+            bytes_out,
+            admitted: admitted.as_ref(),
+            ak,
+        },
+    );
     response
 }
 
-/// Gateway, then capability.
-fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> Answer {
-    match shared.gateway.admit(req, resolved) {
-        Ok(admitted) => capabilities::handle(admitted.endpoint, req.body),
-        Err(refusal) => Answer::Refused(refusal),
-    }
+/// Gateway, then billing, then capability; the charge is settled by the outcome.
+fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> (Answer, Option<Admitted>) {
+    let admitted = match shared.gateway.admit(req, resolved) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return (Answer::Refused(refusal), None),
+    };
+    let ticket = match billing::reserve(shared.registry(), &admitted.account, &admitted.app.appkey, admitted.endpoint) {
+        Ok(ticket) => ticket,
+        Err(refusal) => return (Answer::Refused(refusal), Some(admitted)),
+    };
+    let answer = capabilities::handle(admitted.endpoint, req.body);
+    ticket.settle(matches!(answer, Answer::Success { .. }));
+    (answer, Some(admitted))
+}
+
+/// A control-API request: its own small body limit, its own answers.
+async fn control(
+    shared: &Shared,
+    parts: hyper::http::request::Parts,
+    incoming: Incoming,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+    let body = match body::read(incoming, declared, ADMIN_BODY_LIMIT, ADMIN_BODY_LIMIT as u64).await {
+        Ok(Received { over_limit: false, bytes, .. }) => bytes,
+        _ => Bytes::from_static(b"<too large>"),
+    };
+    let req = admin::Request {
+        method: &parts.method,
+        path: parts.uri.path(),
+        headers: &parts.headers,
+        peer: peer.ip(),
+        body: &body,
+    };
+    admin::handle(shared.registry(), shared.admin_token.as_deref(), &req)
 }
 
 /// How much of the body to keep, and where to stop reading. A body between the two is

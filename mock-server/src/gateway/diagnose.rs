@@ -8,7 +8,7 @@ use super::signature::{self, Authorization};
 use super::Request;
 use crate::body::hex;
 use crate::clock::{format_eop_date, BEIJING_OFFSET_SECS};
-use crate::registry::{Account, Registry};
+use crate::registry::{AccountCell, Registry};
 
 /// A listed header is absent: perhaps `Headers=` holds values where names belong.
 pub fn listed_header_missing(name: &str, req: &Request<'_>) -> String {
@@ -37,7 +37,7 @@ pub fn date_out_of_window(eop_date: &str, date: i64, now: i64) -> String {
 /// Everything known about a request whose signature did not match.
 pub struct Mismatch<'a> {
     pub auth: &'a Authorization,
-    pub account: &'a Account,
+    pub account: &'a AccountCell,
     pub registry: &'a Registry,
     pub eop_date: &'a str,
     /// The signed headers as listed, with their values.
@@ -64,9 +64,8 @@ impl Mismatch<'_> {
         }
         let other_sk = self
             .registry
-            .accounts()
+            .others(ak)
             .iter()
-            .filter(|a| a.ak != ak)
             .any(|other| self.matches(&signature::signing_key(&other.sk, ak, date, &date[..8]), self.sts));
         if other_sk {
             return Some("the request was signed with the sk of another account; use the sk that belongs to this ak");

@@ -16,15 +16,16 @@ pub mod route;
 pub mod signature;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use hyper::header::CONTENT_TYPE;
 use hyper::{HeaderMap, Method};
 
 use crate::body::Received;
 use crate::catalogue::{code, Endpoint};
-use crate::clock::{self, Clock};
+use crate::clock;
 use crate::refuse;
-use crate::registry::{Account, App, Registry};
+use crate::registry::{AccountCell, App, Registry};
 use crate::respond::Refusal;
 
 pub use route::{Resolved, Router};
@@ -52,24 +53,23 @@ impl Request<'_> {
 }
 
 /// A request the gateway let through: the endpoint it calls and the app it bills.
-#[derive(Debug, Clone, Copy)]
-pub struct Admitted<'s> {
+#[derive(Debug, Clone)]
+pub struct Admitted {
     pub endpoint: &'static Endpoint,
-    pub account: &'s Account,
-    pub app: &'s App,
+    pub account: Arc<AccountCell>,
+    pub app: Arc<App>,
 }
 
-/// The gateway's state: routes, accounts and the clock.
+/// The gateway's state: routes, and the accounts (whose clocks `eop-date` is checked on).
 #[derive(Debug)]
 pub struct Gateway {
     pub router: Router,
     pub registry: Registry,
-    pub clock: Clock,
 }
 
 impl Gateway {
     /// Runs checks 1–9 in order; the first failure is the answer.
-    pub fn admit(&self, req: &Request<'_>, resolved: Resolved<'_>) -> Result<Admitted<'_>, Refusal> {
+    pub fn admit(&self, req: &Request<'_>, resolved: Resolved<'_>) -> Result<Admitted, Refusal> {
         check_request_type(req)?;
         let endpoint = match resolved {
             Resolved::Endpoint(e) => e,
@@ -89,8 +89,8 @@ impl Gateway {
             }
         };
         let account = self.verify_signature(req)?;
-        let app = self.check_appkey(req, account)?;
-        check_ip(req, app, endpoint)?;
+        let app = self.check_appkey(req, &account)?;
+        check_ip(req, &app, endpoint)?;
         if !app.apis.contains(&endpoint.name) {
             return Err(refuse!(
                 code::APP_NOT_ENABLED,
@@ -104,7 +104,7 @@ impl Gateway {
     }
 
     /// Checks 3–6: the account whose SK signed this request.
-    fn verify_signature(&self, req: &Request<'_>) -> Result<&Account, Refusal> {
+    fn verify_signature(&self, req: &Request<'_>) -> Result<Arc<AccountCell>, Refusal> {
         let value = req.header("eop-authorization").ok_or_else(|| {
             refuse!(code::SIGNATURE, "no Eop-Authorization header: sign the request (see the readme)")
         })?;
@@ -137,7 +137,7 @@ impl Gateway {
         let date = clock::parse_eop_date(&eop_date).ok_or_else(|| {
             refuse!(code::SIGNATURE, "eop-date `{eop_date}` is not yyyymmddTHHMMSSZ (Beijing time with a literal Z)")
         })?;
-        let now = self.clock.now_secs();
+        let now = self.registry.now_ms(&account).div_euclid(1000);
         if (date - now).abs() > DATE_WINDOW_SECS {
             return Err(refuse!(code::SIGNATURE, "{}", diagnose::date_out_of_window(&eop_date, date, now)));
         }
@@ -149,7 +149,7 @@ impl Gateway {
         }
         let mismatch = diagnose::Mismatch {
             auth: &auth,
-            account,
+            account: &account,
             registry: &self.registry,
             eop_date: &eop_date,
             pairs: &pairs,
@@ -160,15 +160,15 @@ impl Gateway {
     }
 
     /// Check 7: the appkey names an app of the signing account.
-    fn check_appkey<'s>(&'s self, req: &Request<'_>, account: &'s Account) -> Result<&'s App, Refusal> {
+    fn check_appkey(&self, req: &Request<'_>, account: &AccountCell) -> Result<Arc<App>, Refusal> {
         let appkey = req.header("appkey").ok_or_else(|| {
             refuse!(code::APPKEY_MISSING, "no appkey header: send the app's appkey (it need not be signed)")
         })?;
-        if let Some(app) = account.apps.iter().find(|a| a.appkey == appkey) {
+        if let Some(app) = account.app(&appkey) {
             return Ok(app);
         }
-        match self.registry.app(&appkey) {
-            Some((owner, _)) => Err(refuse!(
+        match self.registry.owner(&appkey).map(|cell| cell.ak.clone()) {
+            Some(owner) => Err(refuse!(
                 code::APPKEY_INVALID,
                 "appkey `{appkey}` belongs to another account (ak `{owner}`), not to ak `{}`",
                 account.ak

@@ -1,0 +1,101 @@
+//! The control API under `/__mock/`: create accounts and apps, enable APIs, claim the free
+//! quota, buy packages, read usage and counters, move clocks, reset accounts. JSON in and
+//! out, no signature; served to loopback callers only, unless a token is configured, and
+//! then to whoever presents it in `x-mock-token`. The routes are listed in `docs/control-api.md`.
+
+mod routes;
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{HeaderMap, Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::registry::{Change, Registry};
+
+/// Where the control API lives: a prefix no vendor path can start with.
+pub const PREFIX: &str = "/__mock/";
+
+/// The control API's own error: an HTTP status and a message.
+#[derive(Debug)]
+pub struct Failure(pub StatusCode, pub String);
+
+impl From<Change> for Failure {
+    fn from(change: Change) -> Failure {
+        match change {
+            Change::NotFound(m) => Failure(StatusCode::NOT_FOUND, m),
+            Change::Conflict(m) => Failure(StatusCode::CONFLICT, m),
+            Change::Invalid(m) => Failure(StatusCode::BAD_REQUEST, m),
+        }
+    }
+}
+
+/// A control request, with its body already read (bounded by the body limit of an
+/// unknown route: nothing is kept, so bodies are capped separately below).
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub peer: IpAddr,
+    pub body: &'a [u8],
+}
+
+/// Answers a control request.
+pub fn handle(registry: &Registry, token: Option<&str>, req: &Request<'_>) -> Response<Full<Bytes>> {
+    let result = authorise(token, req).and_then(|()| routes::route(registry, req));
+    let (status, body) = match result {
+        Ok((status, body)) => (status, body),
+        Err(Failure(status, message)) => (status, json!({ "error": message })),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(format!("{body:#}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn authorise(token: Option<&str>, req: &Request<'_>) -> Result<(), Failure> {
+    match token {
+        Some(token) => {
+            let given = req.headers.get("x-mock-token").map(|v| v.as_bytes());
+            if given.is_some_and(|g| constant_time_eq(g, token.as_bytes())) {
+                Ok(())
+            } else {
+                Err(Failure(
+                    StatusCode::UNAUTHORIZED,
+                    "the control api needs the configured token in x-mock-token".into(),
+                ))
+            }
+        }
+        None if req.peer.is_loopback() || ipv4_mapped_loopback(req.peer) => Ok(()),
+        None => Err(Failure(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the control api answers loopback callers only ({} is not); configure admin_token to open it",
+                req.peer
+            ),
+        )),
+    }
+}
+
+fn ipv4_mapped_loopback(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Parses the body as a JSON object; an empty body is `{}`.
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, Failure> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(Failure(StatusCode::BAD_REQUEST, "the body must be a JSON object".into())),
+        Err(e) => Err(Failure(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}"))),
+    }
+}

@@ -1,0 +1,209 @@
+//! What the vendor sells and meters (DIGEST §3): the free quota and packages of a paid
+//! API, and the charge for each call — reserved before the capability runs, committed only
+//! when it answers code 0, released otherwise. Free APIs only need enabling.
+
+pub mod ledger;
+pub mod store;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::catalogue::{code, Catalogue, Endpoint};
+use crate::clock::format_eop_date;
+use crate::refuse;
+use crate::registry::{AccountCell, Change, Registry};
+use crate::respond::Refusal;
+use ledger::{Denied, Kind, Ledger, PACKAGE_SIZES};
+use store::Event;
+
+/// A call reserved on a ledger. Settle it with the outcome; dropping it unsettled
+/// releases the call, so an abandoned request never costs one.
+#[derive(Debug)]
+pub struct Ticket<'r> {
+    registry: &'r Registry,
+    account: Arc<AccountCell>,
+    key: (String, String),
+    package: Option<u64>,
+    now_ms: i64,
+}
+
+impl Ticket<'_> {
+    /// Commits the call if `succeeded`, releases it otherwise.
+    pub fn settle(mut self, succeeded: bool) {
+        let Some(id) = self.package.take() else { return };
+        let mut guard = self.account.lock();
+        let state = &mut *guard;
+        let Some(ledger) = state.ledgers.get_mut(&self.key) else { return };
+        if succeeded {
+            ledger.commit(id);
+            let (remaining, valid) = (ledger.remaining(self.now_ms), ledger.valid_calls(self.now_ms));
+            if remaining == 0 || remaining == valid / 10 {
+                let (appkey, api) = &self.key;
+                let message = format!("app `{appkey}` has {remaining} of {valid} calls left for {api}");
+                state.stats.alert(self.now_ms, if remaining == 0 { "calls_used_up" } else { "calls_low" }, message);
+            }
+            drop(guard);
+            self.registry.log(&Event::Use { appkey: self.key.0.clone(), api: self.key.1.clone(), package: id });
+        } else {
+            ledger.release(id);
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.package.take() {
+            if let Some(ledger) = self.account.lock().ledgers.get_mut(&self.key) {
+                ledger.release(id);
+            }
+        }
+    }
+}
+
+/// Reserves one call of `endpoint` for `appkey`, or refuses with 51001/51002/51003.
+pub fn reserve<'r>(
+    registry: &'r Registry,
+    account: &Arc<AccountCell>,
+    appkey: &str,
+    endpoint: &Endpoint,
+) -> Result<Ticket<'r>, Refusal> {
+    let key = (appkey.to_string(), endpoint.name.clone());
+    let now = registry.now_ms(account);
+    let mut ticket = Ticket { registry, account: account.clone(), key, package: None, now_ms: now };
+    if !endpoint.paid {
+        return Ok(ticket);
+    }
+    let mut state = account.lock();
+    let ledger = state.ledgers.entry(ticket.key.clone()).or_default();
+    match ledger.reserve(now) {
+        Ok(id) => {
+            drop(state);
+            ticket.package = Some(id);
+            Ok(ticket)
+        }
+        Err(denied) => {
+            drop(state);
+            Err(refusal(denied, appkey, &endpoint.name))
+        }
+    }
+}
+
+fn refusal(denied: Denied, appkey: &str, api: &str) -> Refusal {
+    match denied {
+        Denied::NotPurchased => refuse!(code::PAID_NOT_PURCHASED, "app `{appkey}` has neither claimed the free quota nor bought a package for {api}, a paid api; POST /__mock/apps/{appkey}/apis/{api}/free-quota or …/packages"),
+        Denied::Expired => refuse!(code::PACKAGE_EXPIRED, "every package of app `{appkey}` for {api} has expired (packages last a year); buy a new one"),
+        Denied::Exhausted => refuse!(code::NO_CALLS_LEFT, "app `{appkey}` has no calls left for {api}: its valid packages are used up"),
+    }
+}
+
+/// The paid API `api` of an app of `cell`, checked for the control API.
+fn paid_api(cell: &AccountCell, appkey: &str, api: &str) -> Result<(), Change> {
+    let endpoint = Catalogue::get().endpoint(api).ok_or_else(|| Change::NotFound(format!("no api `{api}`")))?;
+    if !endpoint.paid {
+        return Err(Change::Invalid(format!("{api} is free once enabled: it has no quota or packages")));
+    }
+    let app = cell.app(appkey).ok_or_else(|| Change::NotFound(format!("no app `{appkey}` in this account")))?;
+    if !app.apis.contains(api) {
+        return Err(Change::Invalid(format!("app `{appkey}` has not enabled {api}; enable it first")));
+    }
+    Ok(())
+}
+
+/// Claims the yearly free quota of a paid API.
+pub fn claim_free(registry: &Registry, cell: &AccountCell, appkey: &str, api: &str) -> Result<Value, Change> {
+    paid_api(cell, appkey, api)?;
+    let now = registry.now_ms(cell);
+    let mut state = cell.lock();
+    let ledger = state.ledgers.entry((appkey.into(), api.into())).or_default();
+    let package = ledger.claim_free(now).map_err(|e| {
+        Change::Conflict(format!("the free quota is already claimed until {}", format_eop_date(e.expires_ms / 1000)))
+    })?;
+    let shown = package_json(package, now);
+    drop(state);
+    registry.log(&Event::Claim { appkey: appkey.into(), api: api.into(), at_ms: now });
+    Ok(shown)
+}
+
+/// Buys a package: `size` one of the vendor's, or `calls` any count (the emulator's own).
+pub fn buy(
+    registry: &Registry,
+    cell: &AccountCell,
+    appkey: &str,
+    api: &str,
+    size: Option<u64>,
+    calls: Option<u64>,
+) -> Result<Value, Change> {
+    paid_api(cell, appkey, api)?;
+    let (kind, calls) =
+        match (size, calls) {
+            (Some(size), None) if PACKAGE_SIZES.contains(&size) => (Kind::Paid, size),
+            (Some(size), None) => return Err(Change::Invalid(format!(
+                "the vendor sells packages of {PACKAGE_SIZES:?} calls, not {size}; use \"calls\" for any other count"
+            ))),
+            (None, Some(calls)) if calls > 0 => (Kind::Custom, calls),
+            _ => {
+                return Err(Change::Invalid(
+                    "send {\"size\": 100000} (a vendor package) or {\"calls\": n} (any count, n > 0)".into(),
+                ))
+            }
+        };
+    let now = registry.now_ms(cell);
+    let mut state = cell.lock();
+    let shown = package_json(state.ledgers.entry((appkey.into(), api.into())).or_default().buy(kind, calls, now), now);
+    drop(state);
+    registry.log(&Event::Buy { appkey: appkey.into(), api: api.into(), kind, calls, at_ms: now });
+    Ok(shown)
+}
+
+/// Usage details of an app, as the vendor console shows them: per API, enabled or not,
+/// and per package the calls used and left.
+pub fn usage(registry: &Registry, cell: &AccountCell, appkey: &str) -> Result<Value, Change> {
+    let app = cell.app(appkey).ok_or_else(|| Change::NotFound(format!("no app `{appkey}` in this account")))?;
+    let now = registry.now_ms(cell);
+    let state = cell.lock();
+    let apis: serde_json::Map<String, Value> = Catalogue::get()
+        .endpoints
+        .iter()
+        .map(|e| {
+            let ledger = state.ledgers.get(&(appkey.to_string(), e.name.clone()));
+            (e.name.clone(), api_usage(e, app.apis.contains(&e.name), ledger, now))
+        })
+        .collect();
+    Ok(json!({ "appkey": appkey, "name": app.name, "now": format_eop_date(now.div_euclid(1000)), "apis": apis }))
+}
+
+fn api_usage(endpoint: &Endpoint, enabled: bool, ledger: Option<&Ledger>, now: i64) -> Value {
+    if !endpoint.paid {
+        return json!({ "enabled": enabled, "paid": false });
+    }
+    let empty = Ledger::default();
+    let ledger = ledger.unwrap_or(&empty);
+    let status = match ledger.clone().reserve(now) {
+        Ok(_) => "available",
+        Err(Denied::NotPurchased) => "not_purchased",
+        Err(Denied::Expired) => "expired",
+        Err(Denied::Exhausted) => "used_up",
+    };
+    json!({
+        "enabled": enabled,
+        "paid": true,
+        "status": status,
+        "remaining": ledger.remaining(now),
+        "in_use": ledger.in_use,
+        "packages": ledger.packages.iter().map(|p| package_json(p, now)).collect::<Vec<_>>(),
+    })
+}
+
+fn package_json(p: &ledger::Package, now: i64) -> Value {
+    json!({
+        "id": p.id,
+        "kind": p.kind,
+        "calls": p.calls,
+        "used": p.used,
+        "remaining": if p.valid(now) { p.available() } else { 0 },
+        "valid": p.valid(now),
+        "purchased": format_eop_date(p.start_ms.div_euclid(1000)),
+        "expires": format_eop_date(p.expires_ms.div_euclid(1000)),
+    })
+}
