@@ -167,6 +167,29 @@ impl Client {
         Reply { status, headers, raw }
     }
 
+    /// Sends an unsigned control-API request (`/__mock/...`) and returns status and JSON.
+    pub async fn control(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("host".to_string(), self.addr.to_string()),
+        ];
+        let body = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+        let call = Call {
+            method: method.into(),
+            target: format!("/__mock/{path}"),
+            headers,
+            body,
+            string_to_sign: String::new(),
+        };
+        let reply = self.send(call).await;
+        (reply.status, reply.json())
+    }
+
+    /// The same client, signing as another account and app.
+    pub fn as_account(&self, ak: &str, sk: &str, appkey: &str) -> Client {
+        Client::new(self.addr, ak, sk, appkey)
+    }
+
     /// Signs and sends a correct POST.
     pub async fn post(&self, path: &str, body: impl Into<Vec<u8>>) -> Reply {
         self.send(self.call(path, body)).await

@@ -1,5 +1,6 @@
 //! The contract suite: one binary, driving a server on port 0 only through HTTP.
 
+mod billing;
 mod gateway;
 mod hat;
 mod python_clients;

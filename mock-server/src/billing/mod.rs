@@ -135,19 +135,20 @@ pub fn buy(
     calls: Option<u64>,
 ) -> Result<Value, Change> {
     paid_api(cell, appkey, api)?;
-    let (kind, calls) =
-        match (size, calls) {
-            (Some(size), None) if PACKAGE_SIZES.contains(&size) => (Kind::Paid, size),
-            (Some(size), None) => return Err(Change::Invalid(format!(
+    let (kind, calls) = match (size, calls) {
+        (Some(size), None) if PACKAGE_SIZES.contains(&size) => (Kind::Paid, size),
+        (Some(size), None) => {
+            return Err(Change::Invalid(format!(
                 "the vendor sells packages of {PACKAGE_SIZES:?} calls, not {size}; use \"calls\" for any other count"
-            ))),
-            (None, Some(calls)) if calls > 0 => (Kind::Custom, calls),
-            _ => {
-                return Err(Change::Invalid(
-                    "send {\"size\": 100000} (a vendor package) or {\"calls\": n} (any count, n > 0)".into(),
-                ))
-            }
-        };
+            )))
+        }
+        (None, Some(calls)) if calls > 0 => (Kind::Custom, calls),
+        _ => {
+            return Err(Change::Invalid(
+                "send {\"size\": 100000} (a vendor package) or {\"calls\": n} (any count, n > 0)".into(),
+            ))
+        }
+    };
     let now = registry.now_ms(cell);
     let mut state = cell.lock();
     let shown = package_json(state.ledgers.entry((appkey.into(), api.into())).or_default().buy(kind, calls, now), now);
