@@ -270,3 +270,26 @@ async fn a_configured_token_is_required_on_the_control_api() {
     };
     assert_eq!(s.client.send(call).await.status, 200);
 }
+
+#[tokio::test]
+async fn alerts_report_calls_running_low_and_repeated_signature_failures() {
+    let s = start().await;
+    let app = fresh_app(&s.client).await;
+    buy(&app, 10).await;
+    for _ in 0..9 {
+        assert_eq!(call(&app).await, 0);
+    }
+    let (_, stats) = app.control("GET", &format!("apps/{}/stats", app.appkey), Value::Null).await;
+    let kinds: Vec<&str> =
+        stats["alerts"].as_array().expect("alerts").iter().filter_map(|a| a["kind"].as_str()).collect();
+    assert_eq!(kinds, ["calls_low"], "{stats}");
+    assert_eq!(stats["apis"]["hat"]["succeeded"], 9);
+    assert!(stats["apis"]["hat"]["bytes_in"].as_u64().unwrap_or(0) > 9 * 300);
+    let wrong = Client { signer: contract_tests::Signer::new(&app.signer.ak, "not-the-sk"), ..app.clone() };
+    for _ in 0..5 {
+        assert_eq!(wrong.post(&hat(), body()).await.code(), 10020);
+    }
+    let (_, account) = app.control("GET", &format!("accounts/{}", app.signer.ak), Value::Null).await;
+    assert_eq!(account["refused"]["10020"], 5);
+    assert_eq!(account["alerts"][1]["kind"], "signature_failures", "{account}");
+}

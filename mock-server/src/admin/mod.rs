@@ -99,3 +99,33 @@ pub(crate) fn json_body(body: &[u8]) -> Result<Value, Failure> {
         Err(e) => Err(Failure(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(peer: &str, headers: &'a HeaderMap) -> Request<'a> {
+        Request { method: &Method::GET, path: "/__mock/clock", headers, peer: peer.parse().expect("ip"), body: b"" }
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_callers_are_served() {
+        let headers = HeaderMap::new();
+        assert!(authorise(None, &request("127.0.0.1", &headers)).is_ok());
+        assert!(authorise(None, &request("::1", &headers)).is_ok());
+        assert!(authorise(None, &request("::ffff:127.0.0.1", &headers)).is_ok());
+        let refused = authorise(None, &request("192.0.2.7", &headers)).expect_err("refused");
+        assert_eq!(refused.0, StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn with_a_token_everyone_must_present_it() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            authorise(Some("t"), &request("127.0.0.1", &headers)).expect_err("no token").0,
+            StatusCode::UNAUTHORIZED
+        );
+        headers.insert("x-mock-token", HeaderValue::from_static("t"));
+        assert!(authorise(Some("t"), &request("192.0.2.7", &headers)).is_ok());
+    }
+}
