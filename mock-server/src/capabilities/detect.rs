@@ -10,7 +10,7 @@ use crate::body::Received;
 use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT, NO_IMAGE};
 use crate::catalogue::Endpoint;
 use crate::refuse;
-use crate::vision::{self, Sniffed};
+use crate::vision::{self, names, Image, ImageError, Wear};
 
 pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
     let limit = endpoint.image_limit;
@@ -34,24 +34,13 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
             text.len()
         ));
     }
-    let bytes = vision::decode_image_base64(&text).map_err(|e| refuse!(BAD_BASE64, "{e}"))?;
-    let format = match vision::sniff(&bytes) {
-        Sniffed::Known(f) if endpoint.formats.contains(&f) => f,
-        Sniffed::Known(f) => {
-            return Err(refuse!(BAD_BASE64, "{} images are not accepted here; send {}", f.name(), formats(endpoint)))
+    let image = Image::decode(&text, &endpoint.formats).map_err(|e| match e {
+        ImageError::Unsupported(_) | ImageError::NotAnImage => {
+            refuse!(BAD_BASE64, "{e}; send {}", names(&endpoint.formats))
         }
-        Sniffed::Other(name) => {
-            return Err(refuse!(BAD_BASE64, "{name} images are not accepted; send {}", formats(endpoint)))
-        }
-        Sniffed::Unknown => {
-            return Err(refuse!(BAD_BASE64, "the decoded bytes are not an image; send {}", formats(endpoint)))
-        }
-    };
-    let (width, height) = vision::dimensions(&bytes)
-        .ok_or_else(|| refuse!(BAD_BASE64, "the {} header is cut short or broken", format.name()))?;
-    Ok(json!(vision::detections(&bytes, width, height, &endpoint.classes)))
-}
-
-fn formats(endpoint: &Endpoint) -> String {
-    endpoint.formats.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        e => refuse!(BAD_BASE64, "{e}"),
+    })?;
+    let wear = if endpoint.name == "clothes" { Wear::Clothes } else { Wear::Hat };
+    let found = vision::detections(&image.scene(), &image.digest(), wear, image.width, image.height, &endpoint.classes);
+    Ok(json!(found))
 }

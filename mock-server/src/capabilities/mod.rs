@@ -1,7 +1,11 @@
 //! The capabilities behind the gateway, one module each: parse → validate → perceive →
 //! reply. Each takes the body as received and returns the `result` or a refusal.
 
+mod action;
 mod detect;
+mod face;
+mod fence;
+mod liveness;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -9,17 +13,25 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 
 use crate::body::Received;
-use crate::catalogue::{code, CapabilityKind, Endpoint};
-use crate::refuse;
+use serde_json::Value;
+
+use crate::catalogue::{CapabilityKind, Endpoint};
 use crate::respond::{Answer, Refusal};
 
 /// Runs the endpoint's capability on an admitted request.
 pub fn handle(endpoint: &Endpoint, body: &Received) -> Answer {
-    let result = match endpoint.capability {
+    let outcome = match endpoint.capability {
         CapabilityKind::Detect => detect::handle(endpoint, body),
-        other => Err(refuse!(code::INTERNAL, "the {other:?} capability is not emulated yet")),
+        CapabilityKind::Fence => fence::handle(endpoint, body),
+        CapabilityKind::FaceQuality => face::handle(endpoint, body),
+        CapabilityKind::Liveness => liveness::handle(endpoint, body),
+        CapabilityKind::Action => action::handle(endpoint, body),
     };
-    match result {
+    match outcome {
+        // e-fence alone answers with a `message` object beside its result.
+        Ok(Value::Object(mut reply)) if reply.contains_key("message") && reply.contains_key("result") => {
+            Answer::Success { message: reply.remove("message"), result: reply.remove("result").unwrap_or_default() }
+        }
         Ok(result) => Answer::Success { message: None, result },
         Err(refusal) => Answer::Refused(refusal),
     }

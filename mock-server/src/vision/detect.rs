@@ -1,8 +1,10 @@
-//! Deterministic detections: the same image bytes always yield the same boxes, classes and
-//! scores, plausible for the image's size. The seed is the SHA-256 of the decoded image.
+//! Hard-hat and work-clothes detections drawn from a scene: a hat box on each person's head,
+//! a clothes box on each torso. Scores are deterministic per image.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+use super::rng::SplitMix64;
+use super::scene::{Person, Scene};
 
 /// One detected object, in the vendor's shape: `box` is `[top, left, bottom, right]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -13,73 +15,74 @@ pub struct Detection {
     pub score: f64,
 }
 
-/// One to three objects inside a `width`×`height` image, classes drawn from `classes`.
-pub fn detections(image: &[u8], width: u32, height: u32, classes: &[String]) -> Vec<Detection> {
-    let digest = Sha256::digest(image);
-    let mut rng = SplitMix64(u64::from_le_bytes(digest[..8].try_into().unwrap_or_default()));
-    let count = 1 + rng.below(3);
-    (0..count)
-        .map(|_| {
-            let (bw, bh) = (span(&mut rng, width), span(&mut rng, height));
-            let left = rng.below(u64::from(width - bw) + 1) as u32;
-            let top = rng.below(u64::from(height - bh) + 1) as u32;
-            let class = rng.below(classes.len().max(1) as u64) as usize;
-            Detection {
-                bbox: [top, left, top + bh, left + bw],
-                classname: classes.get(class).cloned().unwrap_or_default(),
-                score: (5000 + rng.below(5000)) as f64 / 10_000.0,
-            }
+/// What a detector looks for on a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wear {
+    Hat,
+    Clothes,
+}
+
+/// The detections of `wear` in `scene`, inside a `width`×`height` image. Classes the
+/// endpoint does not know are reported as its last class (`other_hat`, `yellow`…).
+pub fn detections(
+    scene: &Scene,
+    digest: &[u8],
+    wear: Wear,
+    width: u32,
+    height: u32,
+    classes: &[String],
+) -> Vec<Detection> {
+    let mut rng = SplitMix64::from_digest(digest);
+    scene
+        .people
+        .iter()
+        .filter_map(|p| {
+            let class = match wear {
+                Wear::Hat => p.hat.as_ref(),
+                Wear::Clothes => p.clothes.as_ref(),
+            }?;
+            let class =
+                if classes.contains(class) { class.clone() } else { classes.last().cloned().unwrap_or_default() };
+            let score = (5000 + rng.below(5000)) as f64 / 10_000.0;
+            Some(Detection { bbox: region(p, wear, width, height), classname: class, score })
         })
         .collect()
 }
 
-/// A box side between 5% and 20% of the image side, at least one pixel.
-fn span(rng: &mut SplitMix64, side: u32) -> u32 {
-    let percent = 5 + rng.below(16) as u32;
-    (side.saturating_mul(percent) / 100).clamp(1, side.max(1))
-}
-
-/// A tiny, well-known generator; stable across versions, unlike the standard library's hasher.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
+/// The head (top fifth) or torso (next two fifths) of a person, the middle half of its
+/// width, clamped inside the image (whose sides are at least one pixel).
+fn region(p: &Person, wear: Wear, width: u32, height: u32) -> [u32; 4] {
+    let [left, top, w, h] = p.bbox;
+    let (from, to) = match wear {
+        Wear::Hat => (0, h / 5),
+        Wear::Clothes => (h / 5, h * 3 / 5),
+    };
+    let bottom = (top + to).max(top + from + 1).clamp(1, height);
+    let right = (left + w - w / 4).max(left + w / 4 + 1).clamp(1, width);
+    [(top + from).min(bottom - 1), (left + w / 4).min(right - 1), bottom, right]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vision::scene::Person;
     use proptest::prelude::*;
 
     proptest! {
         #[test]
-        fn boxes_stay_inside_the_image_and_scores_in_range(
-            image in proptest::collection::vec(any::<u8>(), 1..64),
-            width in 1u32..5000, height in 1u32..5000,
+        fn boxes_stay_inside_the_image(
+            l in 0u32..200, t in 0u32..200, w in 1u32..200, h in 1u32..200,
+            width in 1u32..300, height in 1u32..300,
         ) {
-            let classes = vec!["blue_hat".to_string(), "red_hat".to_string()];
-            let found = detections(&image, width, height, &classes);
-            prop_assert!((1..=3).contains(&found.len()));
-            prop_assert_eq!(&found, &detections(&image, width, height, &classes));
-            for d in found {
-                let [top, left, bottom, right] = d.bbox;
-                prop_assert!(top < bottom && bottom <= height && left < right && right <= width);
-                prop_assert!((0.0..=1.0).contains(&d.score));
-                prop_assert!(classes.contains(&d.classname));
+            let scene = Scene { people: vec![Person { bbox: [l, t, w, h], hat: Some("red_hat".into()), clothes: Some("blue".into()) }], ..Scene::default() };
+            for wear in [Wear::Hat, Wear::Clothes] {
+                let classes = vec!["red_hat".to_string(), "blue".to_string()];
+                for d in detections(&scene, &[1, 2, 3], wear, width, height, &classes) {
+                    let [top, left, bottom, right] = d.bbox;
+                    prop_assert!(top < bottom, "{:?}", d.bbox);
+                    prop_assert!(bottom <= height && right <= width && left < right, "{:?} in {}x{}", d.bbox, width, height);
+                    prop_assert!((0.0..=1.0).contains(&d.score));
+                }
             }
         }
     }

@@ -1,11 +1,17 @@
 //! What the emulated "AI" reads from an image: the base64 text decoded, the format sniffed
-//! from the bytes, the dimensions read from the header, and deterministic detections.
+//! from the bytes, the dimensions read from the header, the scene it shows (ground truth
+//! or derived), and the detections drawn from that scene.
 
 mod base64;
 mod detect;
+pub mod geometry;
+mod image;
+pub mod rng;
+pub mod scene;
 
 pub use self::base64::{decode_image_base64, Base64Error};
-pub use self::detect::{detections, Detection};
+pub use self::detect::{detections, Detection, Wear};
+pub use self::image::{names, Image, ImageError};
 
 use serde::Deserialize;
 

@@ -1,0 +1,47 @@
+//! Fall and fight (DIGEST §2): consecutive frames in `images`, a probability out.
+//! Checks, in order: body held and a JSON object (4003), `images` present (4010), a list
+//! (4012) of 1–64 (4013), each frame a decodable png/jpg/bmp (4015). The score is the
+//! highest the frames' scenes give (a fall or fight in any frame is seen).
+
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::{json_object, keys, string_member, Outcome};
+use crate::body::Received;
+use crate::catalogue::code::action::*;
+use crate::catalogue::Endpoint;
+use crate::refuse;
+use crate::vision::{names, Image};
+
+const MAX_FRAMES: usize = 64;
+
+pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+    if body.over_limit {
+        return Err(refuse!(
+            NOT_AN_OBJECT,
+            "the body is {} bytes; at most {} are accepted",
+            body.len,
+            endpoint.body_limit
+        ));
+    }
+    let members = json_object(&body.bytes).map_err(|why| refuse!(NOT_AN_OBJECT, "{why}"))?;
+    let raw = members
+        .get("images")
+        .ok_or_else(|| refuse!(NO_IMAGES, "the body has no `images` key (keys sent: {})", keys(&members)))?;
+    let frames: Vec<&RawValue> = serde_json::from_str(raw.get())
+        .map_err(|_| refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings"))?;
+    if frames.is_empty() || frames.len() > MAX_FRAMES {
+        return Err(refuse!(IMAGE_COUNT, "`images` has {} frames; send 1 to {MAX_FRAMES}", frames.len()));
+    }
+    let fall = endpoint.name == "fall";
+    let mut score: f64 = 0.0;
+    for (i, raw) in frames.iter().enumerate() {
+        let text = string_member(raw)
+            .map_err(|kind| refuse!(IMAGE_UNPARSABLE, "frame {} is {kind}, not a base64 string", i + 1))?;
+        let image = Image::decode(&text, &endpoint.formats)
+            .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;
+        let scene = image.scene();
+        score = score.max(if fall { scene.fall } else { scene.fight }.unwrap_or(0.0));
+    }
+    Ok(json!({ "score": score }))
+}

@@ -1,0 +1,72 @@
+//! Face quality (DIGEST §2): one face image in `imageContent`, `good`/`medium`/`bad` out.
+//! Checks, in order: body held (4202), not empty (4201), a JSON object (4202), exactly the
+//! key `imageContent` (4201), a string (4202), decodable in jpg/png/bmp (4203), at most
+//! 960×1280 (4205), then the faces it shows: none (4212), several (4213), a spoof (4204).
+
+use serde_json::json;
+
+use super::{json_object, keys, string_member, Outcome};
+use crate::body::Received;
+use crate::catalogue::code::face::*;
+use crate::catalogue::Endpoint;
+use crate::refuse;
+use crate::respond::Refusal;
+use crate::vision::scene::Face;
+use crate::vision::{names, Image};
+
+/// Largest accepted face image, as the manual states it.
+pub const MAX_WIDTH: u32 = 960;
+pub const MAX_HEIGHT: u32 = 1280;
+
+pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+    if body.over_limit {
+        return Err(refuse!(
+            BAD_FORMAT,
+            "the body is {} bytes; at most {} are accepted",
+            body.len,
+            endpoint.body_limit
+        ));
+    }
+    if body.bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(refuse!(EMPTY_OR_WRONG_KEY, "the body is empty; send {{\"imageContent\": \"<base64>\"}}"));
+    }
+    let members = json_object(&body.bytes).map_err(|why| refuse!(BAD_FORMAT, "{why}"))?;
+    let Some(raw) = members.get("imageContent").filter(|_| members.len() == 1) else {
+        return Err(refuse!(
+            EMPTY_OR_WRONG_KEY,
+            "the body must have the one key imageContent (keys sent: {})",
+            keys(&members)
+        ));
+    };
+    let text =
+        string_member(raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
+    let image = Image::decode(&text, &endpoint.formats)
+        .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
+    check_size(&image, "the image")?;
+    let faces = image.scene().faces();
+    let face = one_face(&faces, "the image")?;
+    Ok(json!({ "face_quality": face.quality }))
+}
+
+/// 4205 for an image over 960×1280.
+pub(crate) fn check_size(image: &Image, what: &str) -> Result<(), Refusal> {
+    if image.width > MAX_WIDTH || image.height > MAX_HEIGHT {
+        return Err(refuse!(
+            TOO_BIG,
+            "{what} is {}x{}; at most {MAX_WIDTH}x{MAX_HEIGHT} is accepted",
+            image.width,
+            image.height
+        ));
+    }
+    Ok(())
+}
+
+/// The one real face an image must show: 4212 for none, 4213 for several, 4204 for a spoof.
+pub(crate) fn one_face<'a>(faces: &'a [Face], what: &str) -> Result<&'a Face, Refusal> {
+    match faces {
+        [] => Err(refuse!(NO_FACE, "{what} shows no face")),
+        [face] if face.spoof => Err(refuse!(SPOOF, "{what} shows a spoofed face (a photo or a screen)")),
+        [face] => Ok(face),
+        several => Err(refuse!(SEVERAL_FACES, "{what} shows {} faces; exactly one is expected", several.len())),
+    }
+}

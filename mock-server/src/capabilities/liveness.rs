@@ -1,0 +1,114 @@
+//! The seven liveness actions (DIGEST §2): frames `image1Content` … `imageNContent` in,
+//! `action_detected` out. Checks, in order: body held (4202), not empty (4201), a JSON
+//! object (4202), only `image<i>Content` keys (4201), 3–35 of them (4207, 4208), strings
+//! (4202). Then the frames are examined in order, 1 to the highest number sent, and the
+//! examination stops at the first frame that shows the action: a frame missing (4209, with
+//! its number), undecodable (4210), not an accepted image (4203), over 960×1280 (4205) or
+//! without exactly one real face (4212, 4213, 4204) is an error only before that point.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::face::{check_size, one_face};
+use super::{json_object, string_member, Outcome};
+use crate::body::Received;
+use crate::catalogue::code::face::*;
+use crate::catalogue::Endpoint;
+use crate::refuse;
+use crate::respond::Refusal;
+use crate::vision::scene::{perceive, Source};
+use crate::vision::{names, Image, ImageError};
+
+const MIN_FRAMES: usize = 3;
+const MAX_FRAMES: usize = 35;
+
+pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+    if body.over_limit {
+        return Err(refuse!(
+            BAD_FORMAT,
+            "the body is {} bytes; at most {} are accepted",
+            body.len,
+            endpoint.body_limit
+        ));
+    }
+    if body.bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(refuse!(EMPTY_OR_WRONG_KEY, "the body is empty; send {{\"image1Content\": \"<base64>\", …}}"));
+    }
+    let members = json_object(&body.bytes).map_err(|why| refuse!(BAD_FORMAT, "{why}"))?;
+    let mut frames = BTreeMap::new();
+    for (key, raw) in &members {
+        let n = frame_number(key).ok_or_else(|| {
+            refuse!(EMPTY_OR_WRONG_KEY, "`{key}` is not a frame key; frames are image1Content, image2Content, …")
+        })?;
+        frames.insert(n, *raw);
+    }
+    if frames.len() < MIN_FRAMES {
+        return Err(refuse!(TOO_FEW_FRAMES, "{} frames sent; at least {MIN_FRAMES} are needed", frames.len()));
+    }
+    if frames.len() > MAX_FRAMES {
+        return Err(refuse!(TOO_MANY_FRAMES, "{} frames sent; at most {MAX_FRAMES} are accepted", frames.len()));
+    }
+    let texts = frames
+        .iter()
+        .map(|(n, raw)| {
+            string_member(raw)
+                .map(|t| (*n, t))
+                .map_err(|kind| refuse!(BAD_FORMAT, "image{n}Content is {kind}; send a base64 string"))
+        })
+        .collect::<Result<BTreeMap<usize, Cow<'_, str>>, Refusal>>()?;
+    let action = endpoint.name.strip_prefix("liveness_").unwrap_or_default();
+    Ok(json!({ "action_detected": examine(endpoint, &texts, action)? }))
+}
+
+/// `image12Content` → 12.
+fn frame_number(key: &str) -> Option<usize> {
+    let digits = key.strip_prefix("image")?.strip_suffix("Content")?;
+    let first = digits.bytes().next()?;
+    (first != b'0' && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
+}
+
+/// Walks frames 1..=last in order; true at the first frame showing `action`.
+fn examine(endpoint: &Endpoint, frames: &BTreeMap<usize, Cow<'_, str>>, action: &str) -> Result<bool, Refusal> {
+    let last = frames.keys().next_back().copied().unwrap_or(0);
+    let mut first_bytes: Option<Vec<u8>> = None;
+    for n in 1..=last {
+        let text = frames.get(&n).ok_or_else(|| Refusal {
+            index: Some(n),
+            ..refuse!(FRAME_MISSING, "frame {n} is missing (image{n}Content), before the action was seen")
+        })?;
+        let what = format!("frame {n}");
+        let image = Image::decode(text, &endpoint.formats).map_err(|e| match e {
+            ImageError::Base64(_) => refuse!(FRAME_UNDECODABLE, "{what} could not be decoded: {e}"),
+            e => refuse!(UNDECODABLE, "{what}: {e}; send {}", names(&endpoint.formats)),
+        })?;
+        check_size(&image, &what)?;
+        let (scene, source) = perceive(&image.bytes, image.width, image.height);
+        one_face(&scene.faces(), &what)?;
+        let shows = match source {
+            Source::Derived => first_bytes.as_ref().is_some_and(|first| *first != image.bytes),
+            _ => scene.action.as_deref() == Some(action),
+        };
+        if shows {
+            return Ok(true);
+        }
+        first_bytes.get_or_insert(image.bytes);
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_number;
+
+    #[test]
+    fn frame_keys_are_numbered_from_one() {
+        assert_eq!(frame_number("image1Content"), Some(1));
+        assert_eq!(frame_number("image35Content"), Some(35));
+        assert_eq!(frame_number("image0Content"), None);
+        assert_eq!(frame_number("image01Content"), None);
+        assert_eq!(frame_number("imageContent"), None);
+        assert_eq!(frame_number("image1content"), None);
+    }
+}

@@ -1,0 +1,66 @@
+//! One image of a request, decoded: base64 → bytes → format → dimensions → digest.
+
+use sha2::{Digest, Sha256};
+
+use super::{decode_image_base64, dimensions, sniff, Base64Error, ImageFormat, Sniffed};
+
+/// A decoded image that an endpoint accepts.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub bytes: Vec<u8>,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Why an image could not be used; each endpoint maps these to its own codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageError {
+    Base64(Base64Error),
+    /// A format this endpoint does not accept (named).
+    Unsupported(&'static str),
+    /// The bytes are not an image at all.
+    NotAnImage,
+    /// The format is known but its header is cut short or broken.
+    BrokenHeader(&'static str),
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageError::Base64(e) => write!(f, "{e}"),
+            ImageError::Unsupported(name) => write!(f, "{name} images are not accepted here"),
+            ImageError::NotAnImage => write!(f, "the decoded bytes are not an image"),
+            ImageError::BrokenHeader(name) => write!(f, "the {name} header is cut short or broken"),
+        }
+    }
+}
+
+impl Image {
+    /// Decodes base64 `text` as an image in one of `formats`.
+    pub fn decode(text: &str, formats: &[ImageFormat]) -> Result<Image, ImageError> {
+        let bytes = decode_image_base64(text).map_err(ImageError::Base64)?;
+        let format = match sniff(&bytes) {
+            Sniffed::Known(f) if formats.contains(&f) => f,
+            Sniffed::Known(f) => return Err(ImageError::Unsupported(f.name())),
+            Sniffed::Other(name) => return Err(ImageError::Unsupported(name)),
+            Sniffed::Unknown => return Err(ImageError::NotAnImage),
+        };
+        let (width, height) = dimensions(&bytes).ok_or(ImageError::BrokenHeader(format.name()))?;
+        Ok(Image { bytes, format, width, height })
+    }
+
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(&self.bytes).into()
+    }
+
+    /// What the image shows (its own ground truth, the catalogue's, or derived).
+    pub fn scene(&self) -> super::scene::Scene {
+        super::scene::perceive(&self.bytes, self.width, self.height).0
+    }
+}
+
+/// The accepted formats, for explanations: `png, jpg, bmp`.
+pub fn names(formats: &[ImageFormat]) -> String {
+    formats.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+}
