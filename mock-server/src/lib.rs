@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod gateway;
 pub mod journal;
+pub mod make_image;
 pub mod registry;
 pub mod respond;
 pub mod server;

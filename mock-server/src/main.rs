@@ -7,12 +7,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mock_server::config::Config;
+use mock_server::make_image;
+use mock_server::vision::scene::{Face, Person, Scene};
+use mock_server::vision::ImageFormat;
 
 /// An offline emulator of China Telecom Cloud's safety-production AI APIs and their signed
 /// EOP gateway.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -37,8 +42,94 @@ struct Args {
     admin_token: Option<String>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Write a scenario image (or frames) whose embedded ground truth decides the answers.
+    MakeImage(MakeImage),
+}
+
+/// Draws a scene and embeds it as ground truth. Example:
+/// mock-server make-image --size 640x480 --person 10,20,120,300:blue_hat:blue -o scene.jpg
+#[derive(Debug, clap::Args)]
+struct MakeImage {
+    /// Image size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480", value_parser = make_image::parse_size)]
+    size: (u32, u32),
+    /// A person: LEFT,TOP,WIDTH,HEIGHT[:HAT[:CLOTHES]] ("-" for none), e.g. 10,20,120,300:blue_hat:blue. Repeat for more.
+    #[arg(long, value_parser = make_image::parse_person)]
+    person: Vec<Person>,
+    /// A face: good, medium or bad, with :spoof for a photo or screen. Repeat for several. Default: one good face.
+    #[arg(long, value_parser = make_image::parse_face)]
+    face: Vec<Face>,
+    /// The image shows no face.
+    #[arg(long, conflicts_with = "face")]
+    no_face: bool,
+    /// The head movement shown: shake, up, down, left, right, mouth or eye.
+    #[arg(long)]
+    action: Option<String>,
+    /// Fall probability in [0, 1].
+    #[arg(long)]
+    fall: Option<f64>,
+    /// Fight probability in [0, 1].
+    #[arg(long)]
+    fight: Option<f64>,
+    /// Write this many frames, NAME-01.EXT, NAME-02.EXT, ….
+    #[arg(long, default_value_t = 1)]
+    frames: usize,
+    /// With --frames and --action: the first frame showing the action (default: the middle one).
+    #[arg(long)]
+    action_at: Option<usize>,
+    /// png, jpg, bmp, gif or tif (default: from the output's extension).
+    #[arg(long, value_parser = parse_format)]
+    format: Option<ImageFormat>,
+    /// Where to write the image.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+fn parse_format(text: &str) -> Result<ImageFormat, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase()))
+        .map_err(|_| format!("`{text}` is not png, jpg, bmp, gif or tif"))
+}
+
+fn make_image(m: MakeImage) -> ExitCode {
+    let faces = if m.no_face {
+        Some(Vec::new())
+    } else if m.face.is_empty() {
+        None
+    } else {
+        Some(m.face)
+    };
+    let scene = Scene { people: m.person, faces, action: m.action, fall: m.fall, fight: m.fight };
+    let action_at = m.action_at.or((m.frames > 1).then_some(m.frames / 2 + 1));
+    let order = make_image::Order {
+        scene,
+        width: m.size.0,
+        height: m.size.1,
+        format: m.format,
+        frames: m.frames,
+        action_at,
+        output: m.output,
+    };
+    match make_image::run(&order) {
+        Ok(paths) => {
+            for path in paths {
+                println!("{}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mock-server make-image: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(Command::MakeImage(m)) = args.command.take() {
+        return make_image(m);
+    }
     let mut config = match &args.config {
         Some(path) => match Config::load(path) {
             Ok(config) => config,

@@ -3,6 +3,7 @@
 //! or derived), and the detections drawn from that scene.
 
 mod base64;
+pub mod compose;
 mod detect;
 pub mod geometry;
 mod image;
