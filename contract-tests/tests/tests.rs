@@ -1,6 +1,7 @@
 //! The contract suite: one binary, driving a server on port 0 only through HTTP.
 
 mod billing;
+mod capabilities;
 mod gateway;
 mod hat;
 mod python_clients;
