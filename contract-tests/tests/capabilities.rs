@@ -98,7 +98,22 @@ fn trigger(case: &str) -> Vec<u8> {
         "fall_65_frames" => json!({"images": vec![scene("fall-01.jpg"); 65]}),
         "fall_frame_not_base64" => json!({"images": [scene("fall-01.jpg"), "!"]}),
         "fall_gif_frame" => json!({"images": [gif()]}),
+        // Ground truth asking for a server-side failure.
+        "fence_fault" | "face_fault" | "live_fault" | "fall_fault" => return fault_body(case, 5000),
+        "fence_fault_5001" | "fall_fault_5001" => return fault_body(case, 5001),
+        "fence_fault_5002" => return fault_body(case, 5002),
         other => panic!("no trigger named {other}"),
+    };
+    body.to_string().into_bytes()
+}
+
+fn fault_body(case: &str, code: u32) -> Vec<u8> {
+    let image = scene(&format!("fault-{code}.png"));
+    let body = match case.split('_').next() {
+        Some("fence") => json!({"image": [image], "area": "0,0,100,0,100,100"}),
+        Some("face") => json!({"imageContent": image}),
+        Some("live") => liveness_body(&[image.clone(), image.clone(), image], &[]),
+        _ => json!({"images": [image]}),
     };
     body.to_string().into_bytes()
 }
@@ -158,6 +173,15 @@ fn trigger(case: &str) -> Vec<u8> {
 #[case::fall_gif_frame("fall", "fall_gif_frame", 4015, "gif images are not accepted")]
 #[case::fight_gif_frame("fight", "fall_gif_frame", 4015, "gif images are not accepted")]
 #[case::fight_images_missing("fight", "fall_images_missing", 4010, "no `images` key")]
+#[case::fence_fault("fence", "fence_fault", 5000, "asks for code 5000")]
+#[case::fence_fault_5001("fence", "fence_fault_5001", 5001, "image 1 carries ground truth")]
+#[case::fence_fault_5002("fence", "fence_fault_5002", 5002, "asks for code 5002")]
+#[case::face_fault("face_quality", "face_fault", 5000, "asks for code 5000")]
+#[case::live_fault("liveness_mouth", "live_fault", 5000, "frame 1 carries ground truth")]
+#[case::fall_fault("fall", "fall_fault", 5000, "asks for code 5000")]
+#[case::fall_fault_5001("fall", "fall_fault_5001", 5001, "asks for code 5001")]
+#[case::fight_fault("fight", "fall_fault", 5000, "asks for code 5000")]
+#[case::fight_fault_5001("fight", "fall_fault_5001", 5001, "asks for code 5001")]
 #[tokio::test]
 async fn a_bad_request_gets_the_endpoints_documented_code(
     #[case] endpoint: &str,
@@ -178,7 +202,7 @@ async fn a_bad_request_gets_the_endpoints_documented_code(
         "{case}: {}",
         reply.reason()
     );
-    assert_eq!(reply.status, 200);
+    assert_eq!(reply.status, entry["status"].as_u64().unwrap_or(0) as u16);
     assert!(reply.reason().contains(reason), "{case}: reason {:?} lacks {reason:?}", reply.reason());
     insta::assert_json_snapshot!(format!("{endpoint}-{code}"), body);
 }

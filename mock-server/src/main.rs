@@ -73,6 +73,9 @@ struct MakeImage {
     /// Fight probability in [0, 1].
     #[arg(long)]
     fight: Option<f64>,
+    /// A capability error code the endpoint should answer for this image (e.g. 5001).
+    #[arg(long)]
+    fault: Option<u32>,
     /// Write this many frames, NAME-01.EXT, NAME-02.EXT, ….
     #[arg(long, default_value_t = 1)]
     frames: usize,
@@ -100,7 +103,7 @@ fn make_image(m: MakeImage) -> ExitCode {
     } else {
         Some(m.face)
     };
-    let scene = Scene { people: m.person, faces, action: m.action, fall: m.fall, fight: m.fight };
+    let scene = Scene { people: m.person, faces, action: m.action, fall: m.fall, fight: m.fight, fault: m.fault };
     let action_at = m.action_at.or((m.frames > 1).then_some(m.frames / 2 + 1));
     let order = make_image::Order {
         scene,

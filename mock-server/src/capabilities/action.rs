@@ -6,7 +6,7 @@
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::{json_object, keys, string_member, Outcome};
+use super::{fault, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::Endpoint;
@@ -41,6 +41,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
         let image = Image::decode(&text, &endpoint.formats)
             .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;
         let scene = image.scene();
+        fault(endpoint, &scene, &format!("frame {}", i + 1))?;
         score = score.max(if fall { scene.fall } else { scene.fight }.unwrap_or(0.0));
     }
     Ok(json!({ "score": score }))

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{json_object, keys, string_member, Outcome};
+use super::{fault, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT, NO_IMAGE};
 use crate::catalogue::Endpoint;
@@ -41,6 +41,8 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
         e => refuse!(BAD_BASE64, "{e}"),
     })?;
     let wear = if endpoint.name == "clothes" { Wear::Clothes } else { Wear::Hat };
-    let found = vision::detections(&image.scene(), &image.digest(), wear, image.width, image.height, &endpoint.classes);
+    let scene = image.scene();
+    fault(endpoint, &scene, "the image")?;
+    let found = vision::detections(&scene, &image.digest(), wear, image.width, image.height, &endpoint.classes);
     Ok(json!(found))
 }

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{json_object, keys, string_member, Outcome};
+use super::{fault, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::Endpoint;
@@ -43,7 +43,9 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
     let image = Image::decode(&text, &endpoint.formats)
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
     check_size(&image, "the image")?;
-    let faces = image.scene().faces();
+    let scene = image.scene();
+    fault(endpoint, &scene, "the image")?;
+    let faces = scene.faces();
     let face = one_face(&faces, "the image")?;
     Ok(json!({ "face_quality": face.quality }))
 }

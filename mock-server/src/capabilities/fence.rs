@@ -7,12 +7,13 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{json_object, keys, string_member, Outcome};
+use super::{fault, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::Endpoint;
 use crate::refuse;
 use crate::vision::geometry::{feet, Polygon};
+use crate::vision::scene::Scene;
 use crate::vision::{names, Image, ImageError};
 
 /// Most images in one request.
@@ -50,7 +51,9 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
                 image.height
             ));
         }
-        result.push(people_inside(&image, &polygon));
+        let scene = image.scene();
+        fault(endpoint, &scene, &format!("image {}", i + 1))?;
+        result.push(people_inside(&scene, &polygon));
     }
     Ok(json!({ "message": { "success": images.len(), "fail": 0 }, "result": result }))
 }
@@ -72,9 +75,8 @@ fn decode(endpoint: &Endpoint, raw: &RawValue, n: usize) -> Result<Image, crate:
     })
 }
 
-fn people_inside(image: &Image, polygon: &Polygon) -> Value {
-    let location: Vec<Value> = image
-        .scene()
+fn people_inside(scene: &Scene, polygon: &Polygon) -> Value {
+    let location: Vec<Value> = scene
         .people
         .iter()
         .filter(|p| {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::face::{check_size, one_face};
-use super::{json_object, string_member, Outcome};
+use super::{fault, json_object, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::Endpoint;
@@ -85,6 +85,7 @@ fn examine(endpoint: &Endpoint, frames: &BTreeMap<usize, Cow<'_, str>>, action: 
         })?;
         check_size(&image, &what)?;
         let (scene, source) = perceive(&image.bytes, image.width, image.height);
+        fault(endpoint, &scene, &what)?;
         one_face(&scene.faces(), &what)?;
         let shows = match source {
             Source::Derived => first_bytes.as_ref().is_some_and(|first| *first != image.bytes),

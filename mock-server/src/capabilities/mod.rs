@@ -15,8 +15,9 @@ use serde_json::value::RawValue;
 use crate::body::Received;
 use serde_json::Value;
 
-use crate::catalogue::{CapabilityKind, Endpoint};
+use crate::catalogue::{CapabilityKind, Catalogue, Endpoint, Scope};
 use crate::respond::{Answer, Refusal};
+use crate::vision::scene::Scene;
 
 /// Runs the endpoint's capability on an admitted request.
 pub fn handle(endpoint: &Endpoint, body: &Received) -> Answer {
@@ -69,6 +70,17 @@ pub(crate) fn string_member<'a>(raw: &'a RawValue) -> Result<Cow<'a, str>, &'sta
         return Ok(Cow::Borrowed(s));
     }
     serde_json::from_str::<String>(raw.get()).map(Cow::Owned).map_err(|_| json_kind(raw.get().as_bytes()))
+}
+
+/// The fault a scene asks for, if the endpoint has that code: the answer is then that code.
+pub(crate) fn fault(endpoint: &Endpoint, scene: &Scene, what: &str) -> Result<(), Refusal> {
+    let Some(code) = scene.fault else { return Ok(()) };
+    match Catalogue::get().error(Some(&endpoint.name), code) {
+        Some(entry) if entry.scope == Scope::Capability => {
+            Err(Refusal::new(code, format!("{what} carries ground truth that asks for code {code}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The member names, sorted, for explanations.

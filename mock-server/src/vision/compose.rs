@@ -127,6 +127,7 @@ mod tests {
             action: Some("shake".into()),
             fall: Some(0.9),
             fight: None,
+            fault: Some(5001),
         };
         for format in [ImageFormat::Png, ImageFormat::Jpg, ImageFormat::Bmp, ImageFormat::Gif, ImageFormat::Tif] {
             let bytes = compose(&scene, 160, 120, format).expect("compose");

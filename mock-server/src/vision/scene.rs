@@ -40,6 +40,10 @@ pub struct Scene {
     pub fall: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fight: Option<f64>,
+    /// A capability error code the endpoint answers instead (5000, 5001, 5002, …): how to
+    /// reproduce failures the real service will not produce on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<u32>,
 }
 
 /// A person: `[left, top, width, height]` in pixels, with what they wear.
@@ -93,6 +97,9 @@ impl Scene {
             if score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
                 return Err(format!("{name} is a score in [0, 1]"));
             }
+        }
+        if self.fault.is_some_and(|c| !(4000..6000).contains(&c)) {
+            return Err("fault is a capability error code, 4000–5999".into());
         }
         if let Some(action) = &self.action {
             if !ACTIONS.contains(&action.as_str()) {
@@ -206,6 +213,7 @@ fn derived(digest: &[u8], width: u32, height: u32) -> Scene {
         action: None,
         fall: Some(rng.below(2000) as f64 / 10_000.0),
         fight: Some(rng.below(2000) as f64 / 10_000.0),
+        fault: None,
     }
 }
 
