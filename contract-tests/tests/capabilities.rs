@@ -173,6 +173,9 @@ fn fault_body(case: &str, code: u32) -> Vec<u8> {
 #[case::fall_gif_frame("fall", "fall_gif_frame", 4015, "gif images are not accepted")]
 #[case::fight_gif_frame("fight", "fall_gif_frame", 4015, "gif images are not accepted")]
 #[case::fight_images_missing("fight", "fall_images_missing", 4010, "no `images` key")]
+#[case::fight_body_a_list("fight", "fall_body_a_list", 4003, "not an object")]
+#[case::fight_images_a_string("fight", "fall_images_a_string", 4012, "must be a list")]
+#[case::fight_65_frames("fight", "fall_65_frames", 4013, "65 frames")]
 #[case::fence_fault("fence", "fence_fault", 5000, "asks for code 5000")]
 #[case::fence_fault_5001("fence", "fence_fault_5001", 5001, "image 1 carries ground truth")]
 #[case::fence_fault_5002("fence", "fence_fault_5002", 5002, "asks for code 5002")]
@@ -307,4 +310,38 @@ async fn fall_and_fight_scores_come_from_the_frames() {
     let (a, b) = (success("fall", plain.clone()).await, success("fall", plain).await);
     assert_eq!(a, b);
     assert!(a["result"]["score"].as_f64().is_some_and(|s| (0.0..0.2).contains(&s)));
+}
+
+/// Every capability code of the manual's §4.3 tables (`fixtures/errors.json`) has a row
+/// above — or in `hat.rs` — that produces it from a natural request.
+#[test]
+fn every_documented_capability_code_has_a_natural_trigger() {
+    let rows = |source: &str, default_endpoint: Option<&str>| -> Vec<(String, u64)> {
+        source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("#[case::"))
+            .filter_map(|line| {
+                let args: Vec<&str> = line.split_once('(')?.1.split(',').map(|a| a.trim().trim_matches('"')).collect();
+                match default_endpoint {
+                    Some(e) => Some((e.to_string(), args.get(1)?.parse().ok()?)),
+                    None => Some((args.first()?.to_string(), args.get(2)?.parse().ok()?)),
+                }
+            })
+            .collect()
+    };
+    let mut covered = rows(include_str!("capabilities.rs"), None);
+    covered.extend(rows(include_str!("hat.rs"), Some("hat")));
+    let catalogue: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures::dir().join("errors.json")).expect("errors.json"))
+            .expect("json");
+    for entry in catalogue["codes"].as_array().expect("codes").iter().filter(|e| e["scope"] == "capability") {
+        let code = entry["code"].as_u64().expect("code");
+        let endpoints: Vec<&str> =
+            entry["endpoints"].as_array().expect("endpoints").iter().filter_map(Value::as_str).collect();
+        assert!(
+            covered.iter().any(|(e, c)| *c == code && endpoints.contains(&e.as_str())),
+            "no test row produces {code} ({}) on {endpoints:?}",
+            entry["message"]
+        );
+    }
 }

@@ -4,6 +4,7 @@ mod billing;
 mod capabilities;
 mod gateway;
 mod hat;
+mod properties;
 mod python_clients;
 mod signing;
 mod tamper;

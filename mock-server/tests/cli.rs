@@ -100,3 +100,42 @@ fn a_bad_config_stops_start_up_naming_file_line_and_field() {
     assert!(stderr.contains(&expected), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn make_image_writes_frames_that_carry_their_scene() {
+    let dir = temp_dir("make-image");
+    let output = binary()
+        .args([
+            "make-image",
+            "--size",
+            "200x150",
+            "--action",
+            "shake",
+            "--frames",
+            "4",
+            "--action-at",
+            "3",
+            "--face",
+            "medium",
+            "-o",
+        ])
+        .arg(dir.join("shake.png"))
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for (n, action) in [(1, None), (2, None), (3, Some("shake")), (4, Some("shake"))] {
+        let bytes = std::fs::read(dir.join(format!("shake-{n:02}.png"))).expect("a frame");
+        let scene = mock_server::vision::scene::embedded(&bytes).expect("ground truth");
+        assert_eq!(scene.action.as_deref(), action, "frame {n}");
+        assert_eq!(scene.faces.expect("faces")[0].quality, "medium");
+        assert_eq!(mock_server::vision::dimensions(&bytes), Some((200, 150)));
+    }
+    let bad = binary().args(["make-image", "--person", "1,2,3", "-o"]).arg(dir.join("x.png")).output().expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("LEFT,TOP,WIDTH,HEIGHT"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
