@@ -41,8 +41,9 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
         e => refuse!(BAD_BASE64, "{e}"),
     })?;
     let wear = if endpoint.name == "clothes" { Wear::Clothes } else { Wear::Hat };
-    let scene = image.scene();
+    let (scene, source) = image.perceive();
     fault(endpoint, &scene, "the image")?;
-    let found = vision::detections(&scene, &image.digest(), wear, image.width, image.height, &endpoint.classes);
+    let seed = image.seed(&scene, source);
+    let found = vision::detections(&scene, &seed, wear, image.width, image.height, &endpoint.classes);
     Ok(json!(found))
 }

@@ -18,7 +18,7 @@ use crate::catalogue::code::face::*;
 use crate::catalogue::Endpoint;
 use crate::refuse;
 use crate::respond::Refusal;
-use crate::vision::scene::{perceive, Source};
+use crate::vision::scene::Source;
 use crate::vision::{names, Image, ImageError};
 
 const MIN_FRAMES: usize = 3;
@@ -84,7 +84,7 @@ fn examine(endpoint: &Endpoint, frames: &BTreeMap<usize, Cow<'_, str>>, action: 
             e => refuse!(UNDECODABLE, "{what}: {e}; send {}", names(&endpoint.formats)),
         })?;
         check_size(&image, &what)?;
-        let (scene, source) = perceive(&image.bytes, image.width, image.height);
+        let (scene, source) = image.perceive();
         fault(endpoint, &scene, &what)?;
         one_face(&scene.faces(), &what)?;
         let shows = match source {

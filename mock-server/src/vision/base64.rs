@@ -44,13 +44,18 @@ impl std::fmt::Display for Base64Error {
     }
 }
 
-/// Decodes an image's base64 text in one pass over it (two if it has line breaks).
+/// Decodes an image's base64 text. The common case — one alphabet, no line breaks — is a
+/// single pass; only text that fails it is examined again, to decode the other alphabet
+/// or MIME line breaks, or to say exactly what is wrong.
 pub fn decode_image_base64(text: &str) -> Result<Vec<u8>, Base64Error> {
     if text.is_empty() {
         return Err(Base64Error::Empty);
     }
     if text.starts_with("data:") {
         return Err(Base64Error::DataUrlPrefix);
+    }
+    if let Ok(bytes) = STANDARD.decode(text) {
+        return Ok(bytes);
     }
     let bytes = text.as_bytes();
     let stripped;

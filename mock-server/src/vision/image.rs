@@ -1,5 +1,7 @@
 //! One image of a request, decoded: base64 → bytes → format → dimensions → digest.
 
+use std::sync::OnceLock;
+
 use sha2::{Digest, Sha256};
 
 use super::{decode_image_base64, dimensions, sniff, Base64Error, ImageFormat, Sniffed};
@@ -11,6 +13,8 @@ pub struct Image {
     pub format: ImageFormat,
     pub width: u32,
     pub height: u32,
+    /// SHA-256 of the bytes, computed at most once and only if asked for.
+    digest: OnceLock<[u8; 32]>,
 }
 
 /// Why an image could not be used; each endpoint maps these to its own codes.
@@ -47,16 +51,30 @@ impl Image {
             Sniffed::Unknown => return Err(ImageError::NotAnImage),
         };
         let (width, height) = dimensions(&bytes).ok_or(ImageError::BrokenHeader(format.name()))?;
-        Ok(Image { bytes, format, width, height })
+        Ok(Image { bytes, format, width, height, digest: OnceLock::new() })
     }
 
-    pub fn digest(&self) -> [u8; 32] {
-        Sha256::digest(&self.bytes).into()
+    pub fn digest(&self) -> &[u8; 32] {
+        self.digest.get_or_init(|| Sha256::digest(&self.bytes).into())
     }
 
     /// What the image shows (its own ground truth, the catalogue's, or derived).
     pub fn scene(&self) -> super::scene::Scene {
-        super::scene::perceive(&self.bytes, self.width, self.height).0
+        self.perceive().0
+    }
+
+    /// A seed for the answer's random details (scores): the image's digest, or — when the
+    /// image carries its scene — the scene's, which is much cheaper and just as stable.
+    pub fn seed(&self, scene: &super::scene::Scene, source: super::scene::Source) -> [u8; 32] {
+        match source {
+            super::scene::Source::Image => Sha256::digest(serde_json::to_vec(scene).unwrap_or_default()).into(),
+            _ => *self.digest(),
+        }
+    }
+
+    /// The scene and where it came from.
+    pub fn perceive(&self) -> (super::scene::Scene, super::scene::Source) {
+        super::scene::perceive(&self.bytes, || *self.digest(), self.width, self.height)
     }
 }
 

@@ -1,0 +1,110 @@
+//! `bench`: starts the emulator (and a raw hyper server as the floor) as child processes,
+//! drives each over loopback with a fixed number of keep-alive connections for a fixed
+//! time, and prints requests/s, p50/p99 latency, peak RSS and startup-to-ready time.
+//!
+//! Build and run: `cargo build --release --workspace && target/release/bench`
+//! Options: `--seconds N` (default 5), `--connections C` (default 32), `--scenario NAME`
+//! (repeatable; default all), `--soak N` (N small requests, RSS before and after).
+
+mod load;
+mod scenarios;
+mod servers;
+
+use std::time::Duration;
+
+use load::Summary;
+use servers::Server;
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    scenarios: Vec<String>,
+    soak: u64,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options { seconds: 5, connections: 32, scenarios: Vec::new(), soak: 0 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--seconds" => o.seconds = value()?.parse().map_err(|_| "--seconds is a whole number")?,
+            "--connections" => o.connections = value()?.parse().map_err(|_| "--connections is a whole number")?,
+            "--scenario" => o.scenarios.push(value()?),
+            "--soak" => o.soak = value()?.parse().map_err(|_| "--soak is a whole number")?,
+            other => return Err(format!("unknown argument {other}; see the top of bench/src/main.rs")),
+        }
+    }
+    Ok(o)
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("raw-server") {
+        servers::raw_server_main();
+        return;
+    }
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(run(o));
+}
+
+async fn run(o: Options) {
+    println!(
+        "machine: {} cores; {} connections, {} s per scenario",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        o.connections,
+        o.seconds
+    );
+    let emulator = Server::emulator().await;
+    println!(
+        "emulator: ready in {:.1} ms, idle RSS {:.1} MB",
+        emulator.ready.as_secs_f64() * 1000.0,
+        emulator.rss_mb("VmRSS")
+    );
+    let raw = Server::raw().await;
+    println!("raw hyper: ready in {:.1} ms, idle RSS {:.1} MB", raw.ready.as_secs_f64() * 1000.0, raw.rss_mb("VmRSS"));
+    let setup = scenarios::Setup::new(&emulator).await;
+    let duration = Duration::from_secs(o.seconds);
+    let mut rows: Vec<(String, Summary, f64)> = Vec::new();
+    for scenario in scenarios::ALL {
+        if !o.scenarios.is_empty() && !o.scenarios.iter().any(|s| s == scenario) {
+            continue;
+        }
+        let server = if scenario.starts_with("raw") { &raw } else { &emulator };
+        let template = setup.request(scenario, server.addr);
+        let connections = match scenario {
+            "hat-5mb" | "raw-5mb" => 1,
+            "hat-1mb" | "fence-32" | "fall-64" => o.connections.min(8),
+            _ => o.connections,
+        };
+        let summary = load::drive(server.addr, template, connections, duration).await;
+        let rss = server.rss_mb("VmHWM");
+        println!("{scenario:<14} {}  peak RSS {rss:.1} MB", summary.line());
+        rows.push((scenario.to_string(), summary, rss));
+    }
+    let rate = |name: &str| rows.iter().find(|r| r.0 == name).map(|r| r.1.rate());
+    if let (Some(signed), Some(floor)) = (rate("small-metered"), rate("raw-hyper")) {
+        println!("signed small request (metered) / raw hyper: {:.0}%", 100.0 * signed / floor);
+    }
+    if let (Some(signed), Some(floor)) = (rate("small-free"), rate("raw-hyper")) {
+        println!("signed small request (free) / raw hyper: {:.0}%", 100.0 * signed / floor);
+    }
+    scenarios::five_mb_cost(&rows.iter().map(|(n, s, _)| (n.clone(), s.clone())).collect::<Vec<_>>());
+    if o.soak > 0 {
+        let before = emulator.rss_mb("VmRSS");
+        let template = setup.request("small-metered", emulator.addr);
+        let summary = load::drive_count(emulator.addr, template, o.connections, o.soak).await;
+        println!(
+            "soak: {} requests, {}; RSS {before:.1} MB before, {:.1} MB after",
+            o.soak,
+            summary.line(),
+            emulator.rss_mb("VmRSS")
+        );
+    }
+}

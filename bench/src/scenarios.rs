@@ -1,0 +1,109 @@
+//! The requests each scenario sends, signed for an account made for the benchmark (with a
+//! package large enough that metering never runs out), and the 5 MB cost comparison.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use bytes::Bytes;
+use contract_tests::{fixtures, signer, Client, Signer};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::load::{Summary, Template};
+use crate::servers::Server;
+
+pub const ALL: [&str; 8] =
+    ["small-free", "small-metered", "raw-hyper", "hat-1mb", "hat-5mb", "raw-5mb", "fence-32", "fall-64"];
+
+/// A benchmark account on the emulator.
+pub struct Setup {
+    signer: Signer,
+    appkey: String,
+}
+
+impl Setup {
+    pub async fn new(emulator: &Server) -> Setup {
+        let admin = Client::new(emulator.addr, "", "", "");
+        let (_, account) = admin.control("POST", "accounts", Value::Null).await;
+        let (ak, sk) = (account["ak"].as_str().unwrap_or_default(), account["sk"].as_str().unwrap_or_default());
+        let (_, app) = admin.control("POST", &format!("accounts/{ak}/apps"), json!({"name": "benchmark"})).await;
+        let appkey = app["appkey"].as_str().unwrap_or_default().to_string();
+        for api in ["hat", "fence", "face_quality", "fall"] {
+            admin.control("POST", &format!("apps/{appkey}/apis/{api}"), Value::Null).await;
+        }
+        for api in ["hat", "fence"] {
+            admin
+                .control("POST", &format!("apps/{appkey}/apis/{api}/packages"), json!({"calls": 1_000_000_000u64}))
+                .await;
+        }
+        Setup { signer: Signer::new(ak, sk), appkey }
+    }
+
+    /// The signed request of `scenario` (valid for the 15-minute date window).
+    pub fn request(&self, scenario: &str, addr: SocketAddr) -> Template {
+        let (endpoint, body) = body(scenario);
+        let path = fixtures::path(endpoint);
+        let date = signer::eop_date(signer::unix_now(), 8);
+        let id = "bench-request";
+        let signed = self.signer.sign(&date, &[("ctyun-eop-request-id", id), ("eop-date", &date)], "", &body);
+        let headers = vec![
+            ("host".into(), addr.to_string()),
+            ("content-type".into(), "application/json".into()),
+            ("ctyun-eop-request-id".into(), id.into()),
+            ("eop-date".into(), date),
+            ("appkey".into(), self.appkey.clone()),
+            ("eop-authorization".into(), signed.authorization),
+        ];
+        Template { path, headers, body: Bytes::from(body) }
+    }
+}
+
+fn scene(name: &str) -> String {
+    STANDARD.encode(std::fs::read(fixtures::dir().join("scenes").join(name)).unwrap_or_default())
+}
+
+/// A valid PNG padded with zeros so its base64 is `chars` long.
+fn padded_png(chars: usize) -> String {
+    let mut bytes = fixtures::image("scene-96x64.png");
+    bytes.resize(chars / 4 * 3, 0);
+    STANDARD.encode(bytes)
+}
+
+const FIVE_MB_CHARS: usize = 5 * 1024 * 1024 - 16;
+
+fn body(scenario: &str) -> (&'static str, Vec<u8>) {
+    let (endpoint, body) = match scenario {
+        "small-free" => ("face_quality", json!({"imageContent": scene("face-good.jpg")})),
+        "small-metered" | "raw-hyper" => ("hat", json!({"image": scene("face-good.jpg")})),
+        "hat-1mb" => ("hat", json!({"image": padded_png(1024 * 1024)})),
+        "hat-5mb" | "raw-5mb" => ("hat", json!({"image": padded_png(FIVE_MB_CHARS)})),
+        "fence-32" => ("fence", json!({"image": vec![scene("workers.png"); 32], "area": "0,0,160,0,160,240,0,240"})),
+        "fall-64" => ("fall", json!({"images": vec![scene("fall-01.jpg"); 64]})),
+        other => panic!("no scenario {other}"),
+    };
+    (endpoint, body.to_string().into_bytes())
+}
+
+/// Compares what a 5 MB hard-hat call costs the server beyond reading its body (hat-5mb
+/// minus raw-5mb, medians, one connection each) with hashing and decoding it alone.
+pub fn five_mb_cost(rows: &[(String, Summary)]) {
+    let median = |name: &str| rows.iter().find(|r| r.0 == name).map(|r| r.1.percentile(0.5));
+    let (Some(hat), Some(raw)) = (median("hat-5mb"), median("raw-5mb")) else { return };
+    let (_, body) = body("hat-5mb");
+    let image = padded_png(FIVE_MB_CHARS);
+    let mut runs: Vec<f64> = (0..15)
+        .map(|_| {
+            let started = Instant::now();
+            let digest = Sha256::digest(&body);
+            let decoded = STANDARD.decode(&image).unwrap_or_default();
+            std::hint::black_box((digest, decoded.len()));
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    let alone = runs[runs.len() / 2];
+    let extra = hat - raw;
+    println!("5 MB image: server p50 {hat:.2} ms, raw read p50 {raw:.2} ms, extra {extra:.2} ms; hash + decode alone {alone:.2} ms; ratio {:.2} (target ≤ 2)", extra / alone);
+}

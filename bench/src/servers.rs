@@ -1,0 +1,116 @@
+//! The servers under test, each a child process killed when dropped: the emulator's
+//! release binary, and this binary's `raw-server` — a hyper server that reads the body and
+//! answers fixed JSON, the floor any hyper server can reach.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::Response;
+use hyper_util::rt::TokioIo;
+
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    /// From spawn to the ready file appearing.
+    pub ready: Duration,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub async fn emulator() -> Server {
+        let exe = std::env::current_exe().expect("own path").with_file_name("mock-server");
+        assert!(exe.exists(), "{} is missing: run cargo build --release --workspace first", exe.display());
+        Server::spawn(Command::new(exe).args(["--addr", "127.0.0.1:0", "--quiet"]), "emulator").await
+    }
+
+    pub async fn raw() -> Server {
+        Server::spawn(Command::new(std::env::current_exe().expect("own path")).arg("raw-server"), "raw").await
+    }
+
+    async fn spawn(command: &mut Command, name: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!("bench-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ready_file = dir.join("ready.json");
+        let started = Instant::now();
+        let child = command
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn");
+        let mut server =
+            Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), ready: Duration::ZERO, _dir: TempDir(dir) };
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ready_file) {
+                server.ready = started.elapsed();
+                let info: serde_json::Value = serde_json::from_str(&text).expect("ready json");
+                server.addr = info["url"]
+                    .as_str()
+                    .and_then(|u| u.strip_prefix("http://"))
+                    .and_then(|a| a.parse().ok())
+                    .expect("url");
+                return server;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "{name} did not start");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+
+    /// A `/proc/<pid>/status` memory line (VmRSS now, VmHWM peak), in MB.
+    pub fn rss_mb(&self, field: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    }
+}
+
+/// `bench raw-server --ready-file F`: the floor.
+pub fn raw_server_main() {
+    let ready_file = std::env::args().skip_while(|a| a != "--ready-file").nth(1).expect("--ready-file");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        std::fs::write(&ready_file, serde_json::json!({ "url": url }).to_string()).expect("ready file");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
+                    let _ = request.into_body().collect().await;
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(
+                        br#"{"code":0,"message":"success","result":[]}"#,
+                    ))))
+                });
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+}
