@@ -4,7 +4,8 @@
 //!
 //! Build and run: `cargo build --release --workspace && target/release/bench`
 //! Options: `--seconds N` (default 5), `--connections C` (default 32), `--scenario NAME`
-//! (repeatable; default all), `--soak N` (N small requests, RSS before and after).
+//! (repeatable; default all), `--soak N` (N small requests, RSS before and after),
+//! `--state` (the emulator appends every charged call to a state file).
 
 mod load;
 mod scenarios;
@@ -20,10 +21,11 @@ struct Options {
     connections: usize,
     scenarios: Vec<String>,
     soak: u64,
+    state: bool,
 }
 
 fn options() -> Result<Options, String> {
-    let mut o = Options { seconds: 5, connections: 32, scenarios: Vec::new(), soak: 0 };
+    let mut o = Options { seconds: 5, connections: 32, scenarios: Vec::new(), soak: 0, state: false };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -32,6 +34,7 @@ fn options() -> Result<Options, String> {
             "--connections" => o.connections = value()?.parse().map_err(|_| "--connections is a whole number")?,
             "--scenario" => o.scenarios.push(value()?),
             "--soak" => o.soak = value()?.parse().map_err(|_| "--soak is a whole number")?,
+            "--state" => o.state = true,
             other => return Err(format!("unknown argument {other}; see the top of bench/src/main.rs")),
         }
     }
@@ -61,7 +64,10 @@ async fn run(o: Options) {
         o.connections,
         o.seconds
     );
-    let emulator = Server::emulator().await;
+    let emulator = Server::emulator(o.state).await;
+    if o.state {
+        println!("emulator keeps its ledger in a state file (--state)");
+    }
     println!(
         "emulator: ready in {:.1} ms, idle RSS {:.1} MB",
         emulator.ready.as_secs_f64() * 1000.0,

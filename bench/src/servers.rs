@@ -38,10 +38,18 @@ impl Drop for Server {
 }
 
 impl Server {
-    pub async fn emulator() -> Server {
+    /// The emulator; with `state`, keeping its ledger in a state file (one append per call).
+    pub async fn emulator(state: bool) -> Server {
         let exe = std::env::current_exe().expect("own path").with_file_name("mock-server");
         assert!(exe.exists(), "{} is missing: run cargo build --release --workspace first", exe.display());
-        Server::spawn(Command::new(exe).args(["--addr", "127.0.0.1:0", "--quiet"]), "emulator").await
+        let mut command = Command::new(exe);
+        command.args(["--addr", "127.0.0.1:0", "--quiet"]);
+        if state {
+            let file = std::env::temp_dir().join(format!("bench-state-{}", std::process::id()));
+            let _ = std::fs::remove_file(&file);
+            command.arg("--state").arg(file);
+        }
+        Server::spawn(&mut command, "emulator").await
     }
 
     pub async fn raw() -> Server {

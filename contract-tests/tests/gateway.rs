@@ -221,3 +221,20 @@ async fn a_status_override_changes_the_status_only() {
         s.client.send(s.client.call_with(&hat(), good_body(), SignOptions::sdk_default()).without("appkey")).await;
     assert_eq!((reply.status, reply.code()), (400, 40002));
 }
+
+#[tokio::test]
+async fn a_connection_over_the_limit_is_told_so_and_the_next_one_after_a_close_is_served() {
+    use tokio::io::AsyncReadExt;
+    let s = crate::util::start_with(mock_server::Config { max_connections: 2, ..mock_server::Config::default() }).await;
+    let first = tokio::net::TcpStream::connect(s.handle.addr()).await.expect("connect");
+    let _second = tokio::net::TcpStream::connect(s.handle.addr()).await.expect("connect");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut third = tokio::net::TcpStream::connect(s.handle.addr()).await.expect("connect");
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("limit of 2 connections"), "{answer}");
+    drop(first);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(s.client.post(&hat(), good_body()).await.code(), 0);
+}

@@ -35,7 +35,12 @@ pub struct Config {
     pub state: Option<std::path::PathBuf>,
     /// Require this token (header `x-mock-token`) on the control API, from any caller.
     pub admin_token: Option<String>,
+    /// Connections served at once. Memory is bounded by this times the largest body limit.
+    pub max_connections: usize,
 }
+
+/// The default connection limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// A route added for an endpoint, or replacing its default route.
 #[derive(Debug, Clone)]
@@ -57,6 +62,7 @@ impl Default for Config {
             quiet: false,
             state: None,
             admin_token: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

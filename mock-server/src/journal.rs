@@ -92,8 +92,8 @@ pub struct Stats {
 pub struct ApiStats {
     pub requests: u64,
     pub succeeded: u64,
-    /// Answers by code (as text: JSON keys are strings).
-    pub codes: HashMap<String, u64>,
+    /// Answers by code.
+    pub codes: std::collections::BTreeMap<u32, u64>,
     pub total_ms: f64,
     pub max_ms: f64,
     pub bytes_in: u64,
@@ -126,7 +126,7 @@ fn count(registry: &Registry, e: &Entry<'_>) {
         let ms = e.elapsed.as_secs_f64() * 1000.0;
         api.requests += 1;
         api.succeeded += u64::from(code == 0);
-        *api.codes.entry(code.to_string()).or_default() += 1;
+        *api.codes.entry(code).or_default() += 1;
         api.total_ms += ms;
         api.max_ms = api.max_ms.max(ms);
         api.bytes_in += e.bytes_in;

@@ -40,6 +40,9 @@ struct Args {
     /// one, the control API answers loopback callers only.
     #[arg(long, env = "MOCK_ADMIN_TOKEN")]
     admin_token: Option<String>,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = mock_server::config::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
     config.log_all = args.log_all;
     config.quiet = args.quiet;
     config.state = args.state.clone();
+    config.max_connections = args.max_connections;
     if args.admin_token.is_some() {
         config.admin_token = args.admin_token.clone();
     }

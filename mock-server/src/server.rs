@@ -10,8 +10,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
@@ -71,11 +72,17 @@ pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<Handle> 
 fn serve(listener: TcpListener, clock: Clock, shared: Arc<Shared>) -> Handle {
     let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, shared, stopped));
+    let permits = Arc::new(Semaphore::new(shared.max_connections));
+    let task = tokio::spawn(accept_loop(listener, shared, permits, stopped));
     Handle { addr, clock, stop, task: Some(task) }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -89,6 +96,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
             },
             _ = stopped.changed() => break,
         };
+        // The connection limit bounds memory (at most this many bodies in flight): one more
+        // is told so plainly and closed, before a byte of its request is read.
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tokio::spawn(refuse_connection(stream, shared.max_connections));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let service = service_fn(move |request| {
@@ -99,8 +112,22 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
+            drop(permit);
         });
     }
     drop(listener);
     let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+}
+
+/// Answers a connection over the limit with a 503 that says why, and closes it.
+async fn refuse_connection(mut stream: tokio::net::TcpStream, limit: usize) {
+    let body = format!(
+        "{{\"error\":\"the server holds its limit of {limit} connections; retry later or raise --max-connections\"}}"
+    );
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-mock-reason: connection limit {limit} reached\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
+    let _ = stream.shutdown().await;
 }

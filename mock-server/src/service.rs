@@ -34,6 +34,8 @@ pub struct Shared {
     pub journal: Journal,
     /// The control API's token; without one it answers loopback callers only.
     admin_token: Option<String>,
+    /// Connections served at once; one more gets a 503.
+    pub max_connections: usize,
     /// Numbers the request ids the server makes up when a client sends none.
     next_id: AtomicU64,
 }
@@ -52,6 +54,7 @@ impl Shared {
             renderer: Renderer { status_overrides: config.status_overrides.clone() },
             journal: Journal { log_all: config.log_all, quiet: config.quiet },
             admin_token: config.admin_token.clone(),
+            max_connections: config.max_connections.max(1),
             next_id: AtomicU64::new(1),
         })
     }

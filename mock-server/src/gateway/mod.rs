@@ -143,7 +143,7 @@ impl Gateway {
         }
         let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_ref())).collect();
         let sts = signature::string_to_sign(&pairs, req.query, &req.body.sha256_hex);
-        let key = signature::signing_key(&account.sk, &account.ak, &eop_date, &eop_date[..8]);
+        let key = account.signing_key(&eop_date);
         if signature::verify(&key, &sts, &auth.signature) {
             return Ok(account);
         }
