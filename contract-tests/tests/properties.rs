@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 
-use crate::util::{start, TestServer};
+use crate::util::TestServer;
 
 const ENDPOINTS: [&str; 13] = [
     "hat",
@@ -35,13 +35,7 @@ const ENDPOINTS: [&str; 13] = [
 ];
 
 fn server() -> &'static (Runtime, TestServer) {
-    static SERVER: OnceLock<(Runtime, TestServer)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        let server = runtime.block_on(start());
-        (runtime, server)
-    })
+    crate::util::shared_server()
 }
 
 /// Sends `body` to `endpoint`; returns (status, code as text).

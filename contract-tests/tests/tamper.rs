@@ -1,24 +1,16 @@
 //! Property: changing any byte of the body, any signed header value, the date or the
 //! signature of a correctly signed request yields 10020 — never a 5xx, never a hang.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use contract_tests::{fixtures, Call, Client};
 use proptest::prelude::*;
 use tokio::runtime::Runtime;
 
-use crate::util::{image_body, start, TestServer};
+use crate::util::{image_body, TestServer};
 
-/// One server for every case: a runtime that outlives the proptest loop.
 fn server() -> &'static (Runtime, TestServer) {
-    static SERVER: OnceLock<(Runtime, TestServer)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        let server = runtime.block_on(start());
-        (runtime, server)
-    })
+    crate::util::shared_server()
 }
 
 fn send(client: &Client, call: Call) -> (u16, i64) {

@@ -35,3 +35,14 @@ pub async fn start_with(mut config: Config) -> TestServer {
 pub fn image_body(b64: &str) -> String {
     format!(r#"{{"image":"{b64}"}}"#)
 }
+
+/// One server for a whole proptest run, on a runtime that outlives its cases.
+pub fn shared_server() -> &'static (tokio::runtime::Runtime, TestServer) {
+    static SERVER: std::sync::OnceLock<(tokio::runtime::Runtime, TestServer)> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let server = runtime.block_on(start());
+        (runtime, server)
+    })
+}

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{fault, json_object, keys, string_member, Outcome};
+use super::{fault, json_object, keys, string_member, Members, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::Endpoint;
@@ -19,18 +19,7 @@ pub const MAX_WIDTH: u32 = 960;
 pub const MAX_HEIGHT: u32 = 1280;
 
 pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
-    if body.over_limit {
-        return Err(refuse!(
-            BAD_FORMAT,
-            "the body is {} bytes; at most {} are accepted",
-            body.len,
-            endpoint.body_limit
-        ));
-    }
-    if body.bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(refuse!(EMPTY_OR_WRONG_KEY, "the body is empty; send {{\"imageContent\": \"<base64>\"}}"));
-    }
-    let members = json_object(&body.bytes).map_err(|why| refuse!(BAD_FORMAT, "{why}"))?;
+    let members = members(endpoint, body, r#"{"imageContent": "<base64>"}"#)?;
     let Some(raw) = members.get("imageContent").filter(|_| members.len() == 1) else {
         return Err(refuse!(
             EMPTY_OR_WRONG_KEY,
@@ -48,6 +37,19 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
     let faces = scene.faces();
     let face = one_face(&faces, "the image")?;
     Ok(json!({ "face_quality": face.quality }))
+}
+
+/// The body's members, as face quality and liveness read it: held (4202), not empty
+/// (4201, with an `example` of what to send), a JSON object (4202).
+pub(crate) fn members<'a>(endpoint: &Endpoint, body: &'a Received, example: &str) -> Result<Members<'a>, Refusal> {
+    if body.over_limit {
+        let (len, limit) = (body.len, endpoint.body_limit);
+        return Err(refuse!(BAD_FORMAT, "the body is {len} bytes; at most {limit} are accepted"));
+    }
+    if body.bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(refuse!(EMPTY_OR_WRONG_KEY, "the body is empty; send {example}"));
+    }
+    json_object(&body.bytes).map_err(|why| refuse!(BAD_FORMAT, "{why}"))
 }
 
 /// 4205 for an image over 960×1280.

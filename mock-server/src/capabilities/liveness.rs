@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::face::{check_size, one_face};
-use super::{fault, json_object, string_member, Outcome};
+use super::face::{check_size, members, one_face};
+use super::{fault, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::Endpoint;
@@ -25,18 +25,7 @@ const MIN_FRAMES: usize = 3;
 const MAX_FRAMES: usize = 35;
 
 pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
-    if body.over_limit {
-        return Err(refuse!(
-            BAD_FORMAT,
-            "the body is {} bytes; at most {} are accepted",
-            body.len,
-            endpoint.body_limit
-        ));
-    }
-    if body.bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(refuse!(EMPTY_OR_WRONG_KEY, "the body is empty; send {{\"image1Content\": \"<base64>\", …}}"));
-    }
-    let members = json_object(&body.bytes).map_err(|why| refuse!(BAD_FORMAT, "{why}"))?;
+    let members = members(endpoint, body, r#"{"image1Content": "<base64>", …}"#)?;
     let mut frames = BTreeMap::new();
     for (key, raw) in &members {
         let n = frame_number(key).ok_or_else(|| {
