@@ -303,7 +303,9 @@ async fn fall_and_fight_scores_come_from_the_frames() {
     let body = success("fall", json!({"images": fall})).await;
     insta::assert_json_snapshot!("fall-success", body);
     assert_eq!(body["result"]["score"], 0.93);
-    assert_eq!(success("fight", json!({"images": frames("fight", "png", 4)})).await["result"]["score"], 0.88);
+    let fight = success("fight", json!({"images": frames("fight", "png", 4)})).await;
+    assert_eq!(fight["result"]["score"], 0.88);
+    insta::assert_json_snapshot!("fight-success", fight);
     // The fall frames show no fight; frames without ground truth score low, deterministically.
     assert_eq!(success("fight", json!({"images": frames("fall", "jpg", 4)})).await["result"]["score"], 0.0);
     let plain = json!({"images": [fixtures::image_b64("scene-96x64.png")]});
