@@ -94,12 +94,8 @@ async fn run(o: Options) {
         println!("{scenario:<14} {}  peak RSS {rss:.1} MB", summary.line());
         rows.push((scenario.to_string(), summary, rss));
     }
-    let rate = |name: &str| rows.iter().find(|r| r.0 == name).map(|r| r.1.rate());
-    if let (Some(signed), Some(floor)) = (rate("small-metered"), rate("raw-hyper")) {
-        println!("signed small request (metered) / raw hyper: {:.0}%", 100.0 * signed / floor);
-    }
-    if let (Some(signed), Some(floor)) = (rate("small-free"), rate("raw-hyper")) {
-        println!("signed small request (free) / raw hyper: {:.0}%", 100.0 * signed / floor);
+    if o.scenarios.is_empty() {
+        side_by_side(&setup, &emulator, &raw, o.connections).await;
     }
     scenarios::five_mb_cost(&rows.iter().map(|(n, s, _)| (n.clone(), s.clone())).collect::<Vec<_>>());
     if o.soak > 0 {
@@ -113,4 +109,31 @@ async fn run(o: Options) {
             emulator.rss_mb("VmRSS")
         );
     }
+}
+
+/// The headline ratio, measured fairly on a noisy machine: five rounds, each running the
+/// raw server, the metered request and the free request back to back for two seconds;
+/// the median of the per-round ratios is printed.
+async fn side_by_side(setup: &scenarios::Setup, emulator: &Server, raw: &Server, connections: usize) {
+    let (mut metered, mut free) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let run = |name: &'static str, server: &Server| {
+            let template = setup.request(name, server.addr);
+            load::drive(server.addr, template, connections, Duration::from_secs(2))
+        };
+        let floor = run("raw-hyper", raw).await.rate();
+        metered.push(run("small-metered", emulator).await.rate() / floor);
+        free.push(run("small-free", emulator).await.rate() / floor);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2] * 100.0
+    };
+    let shown = |v: &[f64]| v.iter().map(|r| format!("{:.0}%", r * 100.0)).collect::<Vec<_>>().join(" ");
+    println!(
+        "side by side, 5 rounds: metered / raw hyper {} → median {:.0}%",
+        shown(&metered),
+        median(&mut metered.clone())
+    );
+    println!("side by side, 5 rounds: free / raw hyper {} → median {:.0}%", shown(&free), median(&mut free.clone()));
 }

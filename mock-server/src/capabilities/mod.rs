@@ -65,9 +65,14 @@ fn json_kind(bytes: &[u8]) -> &'static str {
 }
 
 /// A member that should be a string, borrowed when it has no escapes.
+/// The member was validated when the object was parsed, so a string without a backslash
+/// is its text between the quotes: found with one fast search instead of a second parse.
 pub(crate) fn string_member<'a>(raw: &'a RawValue) -> Result<Cow<'a, str>, &'static str> {
-    if let Ok(s) = serde_json::from_str::<&str>(raw.get()) {
-        return Ok(Cow::Borrowed(s));
+    let text = raw.get();
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !inner.contains('\\') {
+            return Ok(Cow::Borrowed(inner));
+        }
     }
     serde_json::from_str::<String>(raw.get()).map(Cow::Owned).map_err(|_| json_kind(raw.get().as_bytes()))
 }
