@@ -293,3 +293,34 @@ async fn alerts_report_calls_running_low_and_repeated_signature_failures() {
     assert_eq!(account["refused"]["10020"], 5);
     assert_eq!(account["alerts"][1]["kind"], "signature_failures", "{account}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_over_its_concurrency_limit_is_throttled_and_charged_nothing() {
+    use mock_server::vision::compose::compose;
+    use mock_server::vision::scene::Scene;
+    let s = start().await;
+    let app = fresh_app(&s.client).await;
+    buy(&app, 10).await;
+    let (status, view) = app.control("POST", &format!("apps/{}/limits", app.appkey), json!({"concurrency": 1})).await;
+    assert_eq!((status, view["max_concurrency"].as_u64()), (200, Some(1)), "{view}");
+    // An image whose ground truth makes the "AI" take 800 ms holds the app's only place.
+    let slow =
+        compose(&Scene { delay_ms: Some(800), ..Scene::default() }, 64, 48, mock_server::vision::ImageFormat::Png)
+            .expect("image");
+    let slow_body = image_body(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, slow));
+    let started = std::time::Instant::now();
+    let slow_call = tokio::spawn({
+        let app = app.clone();
+        async move { app.post(&hat(), slow_body).await.code() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let throttled = app.post(&hat(), body()).await;
+    assert_eq!((throttled.status, throttled.code()), (429, 40029), "{}", throttled.reason());
+    assert!(throttled.reason().contains("max_concurrency"), "{}", throttled.reason());
+    assert_eq!(slow_call.await.expect("slow call"), 0);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(800), "the delay was honoured");
+    assert_eq!(call(&app).await, 0, "the place is free again");
+    assert_eq!(usage(&app).await["packages"][0]["used"], 2, "the throttled call cost nothing");
+    let (status, _) = app.control("POST", &format!("apps/{}/limits", app.appkey), json!({"concurrency": 0})).await;
+    assert_eq!(status, 400);
+}

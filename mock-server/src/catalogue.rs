@@ -20,6 +20,8 @@ pub mod code {
     pub const APPKEY_MISSING: u32 = 40002;
     pub const APPKEY_INVALID: u32 = 40006;
     pub const REQUEST_TYPE: u32 = 40008;
+    /// The emulator's own: the app's concurrency limit (the vendor documents no code).
+    pub const THROTTLED: u32 = 40029;
     pub const IP_NOT_ALLOWED_BY_APP: u32 = 40009;
     pub const IP_NOT_ALLOWED_BY_API: u32 = 40010;
     pub const INTERNAL: u32 = 50000;

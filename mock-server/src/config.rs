@@ -79,6 +79,7 @@ fn default_account() -> Account {
             allowed_ips: None,
             api_ips: HashMap::new(),
             free_quota: true,
+            max_concurrency: None,
         }],
     }
 }
@@ -178,6 +179,7 @@ struct AppToml {
     api_ips: BTreeMap<String, Spanned<Vec<String>>>,
     #[serde(default = "yes")]
     free_quota: bool,
+    max_concurrency: Option<Spanned<u32>>,
 }
 
 fn yes() -> bool {
@@ -220,6 +222,13 @@ impl AppToml {
         if self.appkey.get_ref().is_empty() || !self.appkey.get_ref().bytes().all(|b| b.is_ascii_graphic()) {
             return Err(at(self.appkey.span(), &format!("{field}.appkey"), "must be non-empty printable ascii".into()));
         }
+        if let Some(limit) = self.max_concurrency.as_ref().filter(|m| *m.get_ref() == 0) {
+            return Err(at(
+                limit.span(),
+                &format!("{field}.max_concurrency"),
+                "a concurrency limit is at least 1".into(),
+            ));
+        }
         let apis = if self.apis.get_ref().iter().any(|a| a == "*") {
             ApiSet::All
         } else {
@@ -246,6 +255,7 @@ impl AppToml {
             allowed_ips,
             api_ips,
             free_quota: self.free_quota,
+            max_concurrency: self.max_concurrency.map(|m| m.into_inner()),
         })
     }
 }

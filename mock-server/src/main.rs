@@ -79,6 +79,9 @@ struct MakeImage {
     /// A capability error code the endpoint should answer for this image (e.g. 5001).
     #[arg(long)]
     fault: Option<u32>,
+    /// How long the endpoint takes to answer for this image, in milliseconds (≤ 60000).
+    #[arg(long)]
+    delay_ms: Option<u64>,
     /// Write this many frames, NAME-01.EXT, NAME-02.EXT, ….
     #[arg(long, default_value_t = 1)]
     frames: usize,
@@ -106,7 +109,15 @@ fn make_image(m: MakeImage) -> ExitCode {
     } else {
         Some(m.face)
     };
-    let scene = Scene { people: m.person, faces, action: m.action, fall: m.fall, fight: m.fight, fault: m.fault };
+    let scene = Scene {
+        people: m.person,
+        faces,
+        action: m.action,
+        fall: m.fall,
+        fight: m.fight,
+        fault: m.fault,
+        delay_ms: m.delay_ms,
+    };
     let action_at = m.action_at.or((m.frames > 1).then_some(m.frames / 2 + 1));
     let order = make_image::Order {
         scene,

@@ -35,6 +35,8 @@ pub struct App {
     pub api_ips: HashMap<String, Vec<IpRule>>,
     /// Claim the free quota of every enabled paid API when the account is created or reset.
     pub free_quota: bool,
+    /// Requests of this app served at once; one more is throttled (40029). None: no limit.
+    pub max_concurrency: Option<u32>,
 }
 
 /// The APIs an app has enabled.
@@ -138,6 +140,8 @@ pub struct AccountState {
     /// (appkey, api) → the ledger of a paid API.
     pub ledgers: HashMap<(String, String), Ledger>,
     pub stats: Stats,
+    /// appkey → requests being served now, for the concurrency limit.
+    pub in_flight: HashMap<String, u32>,
 }
 
 impl AccountState {
@@ -333,6 +337,25 @@ impl Registry {
         Ok(())
     }
 
+    /// Sets an app's concurrency limit (`None` lifts it).
+    pub fn set_concurrency(&self, cell: &AccountCell, appkey: &str, limit: Option<u32>) -> Result<(), Change> {
+        let mut state = cell.lock();
+        let slot = state
+            .apps
+            .iter_mut()
+            .find(|a| a.appkey == appkey)
+            .ok_or_else(|| Change::NotFound(format!("no app `{appkey}`")))?;
+        if limit == Some(0) {
+            return Err(Change::Invalid("a concurrency limit is at least 1 (null lifts it)".into()));
+        }
+        let mut app = (**slot).clone();
+        app.max_concurrency = limit;
+        *slot = Arc::new(app);
+        drop(state);
+        self.log(&Event::Limit { appkey: appkey.into(), concurrency: limit });
+        Ok(())
+    }
+
     /// Moves one account's clock.
     pub fn set_offset(&self, cell: &AccountCell, offset_ms: i64) {
         cell.offset_ms.store(offset_ms, Ordering::Relaxed);
@@ -357,6 +380,34 @@ impl Registry {
     }
 }
 
+/// A place in an app's concurrency limit, given back when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    account: Arc<AccountCell>,
+    appkey: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(n) = self.account.lock().in_flight.get_mut(&self.appkey) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+impl AccountCell {
+    /// Takes a place among the app's requests in flight, or says the limit is reached.
+    pub fn enter(self: &Arc<Self>, app: &App) -> Result<Slot, u32> {
+        let mut state = self.lock();
+        let n = state.in_flight.entry(app.appkey.clone()).or_default();
+        if app.max_concurrency.is_some_and(|limit| *n >= limit) {
+            return Err(*n);
+        }
+        *n += 1;
+        Ok(Slot { account: self.clone(), appkey: app.appkey.clone() })
+    }
+}
+
 impl App {
     /// An app as the control API creates it: no API enabled, no IP rules.
     pub fn new(name: &str, description: &str, appkey: &str) -> App {
@@ -368,6 +419,7 @@ impl App {
             allowed_ips: None,
             api_ips: HashMap::new(),
             free_quota: false,
+            max_concurrency: None,
         }
     }
 }

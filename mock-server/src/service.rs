@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -15,12 +15,12 @@ use crate::admin;
 use crate::billing::{self, store::Store};
 use crate::body::{self, ReadError, Received};
 use crate::capabilities;
-use crate::catalogue::{Catalogue, Endpoint};
+use crate::catalogue::{code, Catalogue, Endpoint};
 use crate::config::Config;
 use crate::gateway::{self, Admitted, Gateway, Resolved, Router};
 use crate::journal::{Entry, Journal};
 use crate::refuse;
-use crate::registry::Registry;
+use crate::registry::{Registry, Slot};
 use crate::respond::{Answer, Renderer};
 
 /// Largest control-API body.
@@ -94,12 +94,17 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
                 peer: peer.ip(),
                 body,
             };
-            let (answer, admitted) = pipeline(shared, &req, resolved);
-            (answer, admitted, false)
+            let decided = pipeline(shared, &req, resolved);
+            if !decided.delay.is_zero() {
+                // No lock is held here: only the app's place in its concurrency limit.
+                tokio::time::sleep(decided.delay).await;
+            }
+            drop(decided.slot);
+            (decided.answer, decided.admitted, false)
         }
         Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, true),
         Err(ReadError::Io(e)) => {
-            (Answer::Refused(refuse!(crate::catalogue::code::INTERNAL, "the body could not be read: {e}")), None, true)
+            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, true)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
@@ -124,19 +129,43 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
     response
 }
 
-/// Gateway, then billing, then capability; the charge is settled by the outcome.
-fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> (Answer, Option<Admitted>) {
+/// What the pipeline decided, and what the response must wait for.
+struct Decided {
+    answer: Answer,
+    admitted: Option<Admitted>,
+    /// The time the images' ground truth asks the answer to take.
+    delay: Duration,
+    /// The app's place in its concurrency limit, held until the response is written.
+    slot: Option<Slot>,
+}
+
+/// Gateway, then the app's concurrency limit, then billing, then capability; the charge
+/// is settled by the outcome.
+fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> Decided {
+    let refused =
+        |refusal, admitted| Decided { answer: Answer::Refused(refusal), admitted, delay: Duration::ZERO, slot: None };
     let admitted = match shared.gateway.admit(req, resolved) {
         Ok(admitted) => admitted,
-        Err(refusal) => return (Answer::Refused(refusal), None),
+        Err(refusal) => return refused(refusal, None),
+    };
+    let slot = match admitted.account.enter(&admitted.app) {
+        Ok(slot) => slot,
+        Err(n) => {
+            let refusal = refuse!(
+                code::THROTTLED,
+                "app `{}` already has {n} requests in flight, its max_concurrency; back off 2–5 s and retry",
+                admitted.app.name
+            );
+            return refused(refusal, Some(admitted));
+        }
     };
     let ticket = match billing::reserve(shared.registry(), &admitted.account, &admitted.app.appkey, admitted.endpoint) {
         Ok(ticket) => ticket,
-        Err(refusal) => return (Answer::Refused(refusal), Some(admitted)),
+        Err(refusal) => return refused(refusal, Some(admitted)),
     };
-    let answer = capabilities::handle(admitted.endpoint, req.body);
+    let (answer, delay) = capabilities::handle(admitted.endpoint, req.body);
     ticket.settle(matches!(answer, Answer::Success { .. }));
-    (answer, Some(admitted))
+    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot) }
 }
 
 /// A control-API request: its own small body limit, its own answers.
@@ -182,6 +211,6 @@ fn drain_cap(limit: usize) -> u64 {
 fn over_cap(endpoint: Option<&Endpoint>, path: &str, cap: u64) -> crate::respond::Refusal {
     match endpoint {
         Some(e) => refuse!(e.too_large_code, "the body is over {cap} bytes, far above this api's limit of {}; reading stopped and the signature was not checked", e.body_limit),
-        None => refuse!(crate::catalogue::code::SERVICE_UNREGISTERED, "no api is registered at {path} (and the body is over {cap} bytes)"),
+        None => refuse!(code::SERVICE_UNREGISTERED, "no api is registered at {path} (and the body is over {cap} bytes)"),
     }
 }

@@ -60,6 +60,19 @@ pub fn route(registry: &Registry, req: &Request<'_>) -> Answer {
                 billing::buy(registry, &cell, appkey, api, number(&b, "size")?, number(&b, "calls")?)?,
             ))
         }
+        (&Method::POST, ["apps", appkey, "limits"]) => {
+            let (cell, b) = (app(registry, appkey)?.0, body()?);
+            let limit = match &b["concurrency"] {
+                Value::Null => None,
+                v => Some(
+                    v.as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| bad("`concurrency` is a whole number or null"))?,
+                ),
+            };
+            registry.set_concurrency(&cell, appkey, limit)?;
+            ok(app_view(&app(registry, appkey)?.1))
+        }
         (&Method::GET, ["apps", appkey, "usage"]) => ok(billing::usage(registry, &app(registry, appkey)?.0, appkey)?),
         (&Method::GET, ["apps", appkey, "stats"]) => ok(stats_view(&app(registry, appkey)?.0, appkey)),
         (&Method::GET, ["clock"]) => ok(clock_view(registry, None)),
@@ -175,7 +188,7 @@ fn app_view(app: &App) -> Value {
             apis
         }
     };
-    json!({ "name": app.name, "description": app.description, "appkey": app.appkey, "apis": apis })
+    json!({ "name": app.name, "description": app.description, "appkey": app.appkey, "apis": apis, "max_concurrency": app.max_concurrency })
 }
 
 fn account_view(registry: &Registry, cell: &AccountCell) -> Value {

@@ -69,6 +69,11 @@ pub enum Event {
         ak: String,
         offset_ms: i64,
     },
+    /// An app's concurrency limit (`None`: none).
+    Limit {
+        appkey: String,
+        concurrency: Option<u32>,
+    },
     Reset {
         ak: String,
     },
@@ -152,6 +157,11 @@ fn replay(registry: &Registry, event: Event) {
                 registry.set_offset(&cell, offset_ms);
             }
         }
+        Event::Limit { appkey, concurrency } => {
+            if let Some(cell) = in_app(&appkey) {
+                let _ = registry.set_concurrency(&cell, &appkey, concurrency);
+            }
+        }
         Event::Reset { ak } => {
             if let Some(cell) = registry.account(&ak) {
                 registry.reset(&cell);
@@ -207,6 +217,9 @@ impl Registry {
                         description: app.description.clone(),
                         appkey: app.appkey.clone(),
                     });
+                }
+                if app.max_concurrency.is_some() && !cell.is_seed_app(&app.appkey) {
+                    events.push(Event::Limit { appkey: app.appkey.clone(), concurrency: app.max_concurrency });
                 }
                 if let ApiSet::Some(apis) = &app.apis {
                     let mut apis: Vec<&String> = apis.iter().collect();

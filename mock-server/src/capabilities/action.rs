@@ -3,10 +3,12 @@
 //! (4012) of 1–64 (4013), each frame a decodable png/jpg/bmp (4015). The score is the
 //! highest the frames' scenes give (a fall or fight in any frame is seen).
 
+use std::time::Duration;
+
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::{fault, json_object, keys, string_member, Outcome};
+use super::{honour, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::Endpoint;
@@ -15,7 +17,7 @@ use crate::vision::{names, Image};
 
 const MAX_FRAMES: usize = 64;
 
-pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
     if body.over_limit {
         return Err(refuse!(
             NOT_AN_OBJECT,
@@ -41,7 +43,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
         let image = Image::decode(&text, &endpoint.formats)
             .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;
         let scene = image.scene();
-        fault(endpoint, &scene, &format!("frame {}", i + 1))?;
+        honour(endpoint, &scene, &format!("frame {}", i + 1), delay)?;
         score = score.max(if fall { scene.fall } else { scene.fight }.unwrap_or(0.0));
     }
     Ok(json!({ "score": score }))

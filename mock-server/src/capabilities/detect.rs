@@ -3,16 +3,18 @@
 //! (4001), at most the size limit (4002), base64 (4003), a supported format (4003), a
 //! readable header (4003).
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use super::{fault, json_object, keys, string_member, Outcome};
+use super::{honour, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT, NO_IMAGE};
 use crate::catalogue::Endpoint;
 use crate::refuse;
 use crate::vision::{self, names, Image, ImageError, Wear};
 
-pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
     let limit = endpoint.image_limit;
     if body.over_limit {
         return Err(refuse!(
@@ -42,7 +44,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
     })?;
     let wear = if endpoint.name == "clothes" { Wear::Clothes } else { Wear::Hat };
     let (scene, source) = image.perceive();
-    fault(endpoint, &scene, "the image")?;
+    honour(endpoint, &scene, "the image", delay)?;
     let seed = image.seed(&scene, source);
     let found = vision::detections(&scene, &seed, wear, image.width, image.height, &endpoint.classes);
     Ok(json!(found))

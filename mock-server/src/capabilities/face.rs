@@ -3,9 +3,11 @@
 //! key `imageContent` (4201), a string (4202), decodable in jpg/png/bmp (4203), at most
 //! 960×1280 (4205), then the faces it shows: none (4212), several (4213), a spoof (4204).
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use super::{fault, json_object, keys, string_member, Members, Outcome};
+use super::{honour, json_object, keys, string_member, Members, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::Endpoint;
@@ -18,7 +20,7 @@ use crate::vision::{names, Image};
 pub const MAX_WIDTH: u32 = 960;
 pub const MAX_HEIGHT: u32 = 1280;
 
-pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
     let members = members(endpoint, body, r#"{"imageContent": "<base64>"}"#)?;
     let Some(raw) = members.get("imageContent").filter(|_| members.len() == 1) else {
         return Err(refuse!(
@@ -33,7 +35,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
     check_size(&image, "the image")?;
     let scene = image.scene();
-    fault(endpoint, &scene, "the image")?;
+    honour(endpoint, &scene, "the image", delay)?;
     let faces = scene.faces();
     let face = one_face(&faces, "the image")?;
     Ok(json!({ "face_quality": face.quality }))

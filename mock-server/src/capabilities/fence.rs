@@ -4,10 +4,12 @@
 //! points (4012), each image at most 5 MiB (4002) and decodable (4009) in an accepted
 //! format (4013), and `area` inside every image (4013).
 
+use std::time::Duration;
+
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{fault, json_object, keys, string_member, Outcome};
+use super::{honour, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::Endpoint;
@@ -19,7 +21,7 @@ use crate::vision::{names, Image, ImageError};
 /// Most images in one request.
 const MAX_IMAGES: usize = 32;
 
-pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
     if body.over_limit {
         return Err(refuse!(TOO_LARGE, "the body is {} bytes; at most {} are accepted", body.len, endpoint.body_limit));
     }
@@ -52,7 +54,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
             ));
         }
         let scene = image.scene();
-        fault(endpoint, &scene, &format!("image {}", i + 1))?;
+        honour(endpoint, &scene, &format!("image {}", i + 1), delay)?;
         result.push(people_inside(&scene, &polygon));
     }
     Ok(json!({ "message": { "success": images.len(), "fail": 0 }, "result": result }))

@@ -6,13 +6,15 @@
 //! its number), undecodable (4210), not an accepted image (4203), over 960×1280 (4205) or
 //! without exactly one real face (4212, 4213, 4204) is an error only before that point.
 
+use std::time::Duration;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
 use super::face::{check_size, members, one_face};
-use super::{fault, string_member, Outcome};
+use super::{honour, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::Endpoint;
@@ -24,7 +26,7 @@ use crate::vision::{names, Image, ImageError};
 const MIN_FRAMES: usize = 3;
 const MAX_FRAMES: usize = 35;
 
-pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
+pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
     let members = members(endpoint, body, r#"{"image1Content": "<base64>", …}"#)?;
     let mut frames = BTreeMap::new();
     for (key, raw) in &members {
@@ -48,7 +50,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> Outcome {
         })
         .collect::<Result<BTreeMap<usize, Cow<'_, str>>, Refusal>>()?;
     let action = endpoint.name.strip_prefix("liveness_").unwrap_or_default();
-    Ok(json!({ "action_detected": examine(endpoint, &texts, action)? }))
+    Ok(json!({ "action_detected": examine(endpoint, &texts, action, delay)? }))
 }
 
 /// `image12Content` → 12.
@@ -59,7 +61,12 @@ fn frame_number(key: &str) -> Option<usize> {
 }
 
 /// Walks frames 1..=last in order; true at the first frame showing `action`.
-fn examine(endpoint: &Endpoint, frames: &BTreeMap<usize, Cow<'_, str>>, action: &str) -> Result<bool, Refusal> {
+fn examine(
+    endpoint: &Endpoint,
+    frames: &BTreeMap<usize, Cow<'_, str>>,
+    action: &str,
+    delay: &mut Duration,
+) -> Result<bool, Refusal> {
     let last = frames.keys().next_back().copied().unwrap_or(0);
     let mut first_bytes: Option<Vec<u8>> = None;
     for n in 1..=last {
@@ -74,7 +81,7 @@ fn examine(endpoint: &Endpoint, frames: &BTreeMap<usize, Cow<'_, str>>, action: 
         })?;
         check_size(&image, &what)?;
         let (scene, source) = image.perceive();
-        fault(endpoint, &scene, &what)?;
+        honour(endpoint, &scene, &what, delay)?;
         one_face(&scene.faces(), &what)?;
         let shows = match source {
             Source::Derived => first_bytes.as_ref().is_some_and(|first| *first != image.bytes),

@@ -13,29 +13,34 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 
 use crate::body::Received;
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::catalogue::{CapabilityKind, Catalogue, Endpoint, Scope};
 use crate::respond::{Answer, Refusal};
 use crate::vision::scene::Scene;
 
-/// Runs the endpoint's capability on an admitted request.
-pub fn handle(endpoint: &Endpoint, body: &Received) -> Answer {
+/// Runs the endpoint's capability on an admitted request. Returns the answer and how long
+/// the images' ground truth says the "AI" takes to give it (the caller waits that long).
+pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
+    let mut delay = Duration::ZERO;
     let outcome = match endpoint.capability {
-        CapabilityKind::Detect => detect::handle(endpoint, body),
-        CapabilityKind::Fence => fence::handle(endpoint, body),
-        CapabilityKind::FaceQuality => face::handle(endpoint, body),
-        CapabilityKind::Liveness => liveness::handle(endpoint, body),
-        CapabilityKind::Action => action::handle(endpoint, body),
+        CapabilityKind::Detect => detect::handle(endpoint, body, &mut delay),
+        CapabilityKind::Fence => fence::handle(endpoint, body, &mut delay),
+        CapabilityKind::FaceQuality => face::handle(endpoint, body, &mut delay),
+        CapabilityKind::Liveness => liveness::handle(endpoint, body, &mut delay),
+        CapabilityKind::Action => action::handle(endpoint, body, &mut delay),
     };
-    match outcome {
+    let answer = match outcome {
         // e-fence alone answers with a `message` object beside its result.
         Ok(Value::Object(mut reply)) if reply.contains_key("message") && reply.contains_key("result") => {
             Answer::Success { message: reply.remove("message"), result: reply.remove("result").unwrap_or_default() }
         }
         Ok(result) => Answer::Success { message: None, result },
         Err(refusal) => Answer::Refused(refusal),
-    }
+    };
+    (answer, delay)
 }
 
 /// A JSON object's members, borrowed from the body: nothing is copied or re-parsed.
@@ -77,8 +82,10 @@ pub(crate) fn string_member<'a>(raw: &'a RawValue) -> Result<Cow<'a, str>, &'sta
     serde_json::from_str::<String>(raw.get()).map(Cow::Owned).map_err(|_| json_kind(raw.get().as_bytes()))
 }
 
-/// The fault a scene asks for, if the endpoint has that code: the answer is then that code.
-pub(crate) fn fault(endpoint: &Endpoint, scene: &Scene, what: &str) -> Result<(), Refusal> {
+/// What a scene asks of the endpoint beyond its content: a time to take (the longest of
+/// the images' counts), and a fault — if the endpoint has that code, it is the answer.
+pub(crate) fn honour(endpoint: &Endpoint, scene: &Scene, what: &str, delay: &mut Duration) -> Result<(), Refusal> {
+    *delay = (*delay).max(Duration::from_millis(scene.delay_ms.unwrap_or(0)));
     let Some(code) = scene.fault else { return Ok(()) };
     match Catalogue::get().error(Some(&endpoint.name), code) {
         Some(entry) if entry.scope == Scope::Capability => {

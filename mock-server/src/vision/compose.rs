@@ -128,6 +128,7 @@ mod tests {
             fall: Some(0.9),
             fight: None,
             fault: Some(5001),
+            delay_ms: Some(20),
         };
         for format in [ImageFormat::Png, ImageFormat::Jpg, ImageFormat::Bmp, ImageFormat::Gif, ImageFormat::Tif] {
             let bytes = compose(&scene, 160, 120, format).expect("compose");

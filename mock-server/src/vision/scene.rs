@@ -43,6 +43,10 @@ pub struct Scene {
     /// reproduce failures the real service will not produce on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<u32>,
+    /// How long the endpoint takes to answer for this image, in milliseconds (at most a
+    /// minute): to test client timeouts and concurrency limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
 }
 
 /// A person: `[left, top, width, height]` in pixels, with what they wear.
@@ -97,6 +101,9 @@ impl Scene {
                 return Err(format!("{name} is a score in [0, 1]"));
             }
         }
+        if self.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
+            return Err(format!("delay is at most {MAX_DELAY_MS} ms"));
+        }
         if self.fault.is_some_and(|c| !(4000..6000).contains(&c)) {
             return Err("fault is a capability error code, 4000–5999".into());
         }
@@ -108,6 +115,9 @@ impl Scene {
         Ok(())
     }
 }
+
+/// The longest delay an image may ask for.
+pub const MAX_DELAY_MS: u64 = 60_000;
 
 /// The head movements the liveness endpoints look for.
 pub const ACTIONS: [&str; 7] = ["shake", "up", "down", "left", "mouth", "eye", "right"];
@@ -215,6 +225,7 @@ fn derived(digest: &[u8], width: u32, height: u32) -> Scene {
         fall: Some(rng.below(2000) as f64 / 10_000.0),
         fight: Some(rng.below(2000) as f64 / 10_000.0),
         fault: None,
+        delay_ms: None,
     }
 }
 
