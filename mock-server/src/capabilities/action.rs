@@ -46,5 +46,5 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
         honour(endpoint, &scene, &format!("frame {}", i + 1), delay)?;
         score = score.max(if fall { scene.fall } else { scene.fight }.unwrap_or(0.0));
     }
-    Ok(json!({ "score": score }))
+    Ok(json!({ "score": score }).into())
 }

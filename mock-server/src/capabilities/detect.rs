@@ -47,5 +47,5 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
     honour(endpoint, &scene, "the image", delay)?;
     let seed = image.seed(&scene, source);
     let found = vision::detections(&scene, &seed, wear, image.width, image.height, &endpoint.classes);
-    Ok(json!(found))
+    Ok(json!(found).into())
 }

@@ -38,7 +38,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
     honour(endpoint, &scene, "the image", delay)?;
     let faces = scene.faces();
     let face = one_face(&faces, "the image")?;
-    Ok(json!({ "face_quality": face.quality }))
+    Ok(json!({ "face_quality": face.quality }).into())
 }
 
 /// The body's members, as face quality and liveness read it: held (4202), not empty

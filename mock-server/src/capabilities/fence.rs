@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{honour, json_object, keys, string_member, Outcome};
+use super::{honour, json_object, keys, string_member, Outcome, Reply};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::Endpoint;
@@ -57,7 +57,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
         honour(endpoint, &scene, &format!("image {}", i + 1), delay)?;
         result.push(people_inside(&scene, &polygon));
     }
-    Ok(json!({ "message": { "success": images.len(), "fail": 0 }, "result": result }))
+    Ok(Reply { message: Some(json!({ "success": images.len(), "fail": 0 })), result: Value::from(result) })
 }
 
 fn decode(endpoint: &Endpoint, raw: &RawValue, n: usize) -> Result<Image, crate::respond::Refusal> {

@@ -50,7 +50,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
         })
         .collect::<Result<BTreeMap<usize, Cow<'_, str>>, Refusal>>()?;
     let action = endpoint.name.strip_prefix("liveness_").unwrap_or_default();
-    Ok(json!({ "action_detected": examine(endpoint, &texts, action, delay)? }))
+    Ok(json!({ "action_detected": examine(endpoint, &texts, action, delay)? }).into())
 }
 
 /// `image12Content` → 12.

@@ -33,11 +33,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
         CapabilityKind::Action => action::handle(endpoint, body, &mut delay),
     };
     let answer = match outcome {
-        // e-fence alone answers with a `message` object beside its result.
-        Ok(Value::Object(mut reply)) if reply.contains_key("message") && reply.contains_key("result") => {
-            Answer::Success { message: reply.remove("message"), result: reply.remove("result").unwrap_or_default() }
-        }
-        Ok(result) => Answer::Success { message: None, result },
+        Ok(Reply { message, result }) => Answer::Success { message, result },
         Err(refusal) => Answer::Refused(refusal),
     };
     (answer, delay)
@@ -106,4 +102,18 @@ pub(crate) fn keys(members: &Members<'_>) -> String {
     }
 }
 
-pub(crate) type Outcome = Result<serde_json::Value, Refusal>;
+/// A capability's success: its `result`, and the `message` when it is not `"success"`
+/// (e-fence alone answers with a `{"success": n, "fail": m}` object there).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub message: Option<Value>,
+    pub result: Value,
+}
+
+impl From<Value> for Reply {
+    fn from(result: Value) -> Reply {
+        Reply { message: None, result }
+    }
+}
+
+pub(crate) type Outcome = Result<Reply, Refusal>;
