@@ -238,3 +238,22 @@ async fn a_connection_over_the_limit_is_told_so_and_the_next_one_after_a_close_i
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(s.client.post(&hat(), good_body()).await.code(), 0);
 }
+
+#[tokio::test]
+async fn a_handle_shut_down_or_dropped_stops_its_server() {
+    let s = crate::util::start().await;
+    let addr = s.handle.addr();
+    assert!(s.handle.url().starts_with("http://127.0.0.1:"));
+    assert_eq!(s.client.post(&hat(), good_body()).await.code(), 0);
+    s.handle.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still listening after shutdown");
+
+    let s = crate::util::start().await;
+    let addr = s.handle.addr();
+    drop(s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "still listening 5 s after the handle was dropped");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
