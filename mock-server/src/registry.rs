@@ -319,19 +319,11 @@ impl Registry {
 
     /// Enables an API for an app (idempotent).
     pub fn enable(&self, cell: &AccountCell, appkey: &str, api: &str) -> Result<(), Change> {
-        let mut state = cell.lock();
-        let slot = state
-            .apps
-            .iter_mut()
-            .find(|a| a.appkey == appkey)
-            .ok_or_else(|| Change::NotFound(format!("no app `{appkey}`")))?;
-        if !slot.apis.contains(api) {
-            let mut app = (**slot).clone();
-            if let ApiSet::Some(set) = &mut app.apis {
-                set.insert(api.to_string());
-            }
-            *slot = Arc::new(app);
-            drop(state);
+        let changed = update_app(cell, appkey, |app| match &mut app.apis {
+            ApiSet::Some(set) => set.insert(api.to_string()),
+            ApiSet::All => false,
+        })?;
+        if changed {
             self.log(&Event::Enable { appkey: appkey.into(), api: api.into() });
         }
         Ok(())
@@ -339,19 +331,13 @@ impl Registry {
 
     /// Sets an app's concurrency limit (`None` lifts it).
     pub fn set_concurrency(&self, cell: &AccountCell, appkey: &str, limit: Option<u32>) -> Result<(), Change> {
-        let mut state = cell.lock();
-        let slot = state
-            .apps
-            .iter_mut()
-            .find(|a| a.appkey == appkey)
-            .ok_or_else(|| Change::NotFound(format!("no app `{appkey}`")))?;
         if limit == Some(0) {
             return Err(Change::Invalid("a concurrency limit is at least 1 (null lifts it)".into()));
         }
-        let mut app = (**slot).clone();
-        app.max_concurrency = limit;
-        *slot = Arc::new(app);
-        drop(state);
+        update_app(cell, appkey, |app| {
+            app.max_concurrency = limit;
+            true
+        })?;
         self.log(&Event::Limit { appkey: appkey.into(), concurrency: limit });
         Ok(())
     }
@@ -422,6 +408,23 @@ impl App {
             max_concurrency: None,
         }
     }
+}
+
+/// Changes an app copy-on-write (requests in flight keep the `Arc` they hold); `change`
+/// says whether it changed anything.
+fn update_app(cell: &AccountCell, appkey: &str, change: impl FnOnce(&mut App) -> bool) -> Result<bool, Change> {
+    let mut state = cell.lock();
+    let slot = state
+        .apps
+        .iter_mut()
+        .find(|a| a.appkey == appkey)
+        .ok_or_else(|| Change::NotFound(format!("no app `{appkey}`")))?;
+    let mut app = (**slot).clone();
+    let changed = change(&mut app);
+    if changed {
+        *slot = Arc::new(app);
+    }
+    Ok(changed)
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
