@@ -23,6 +23,9 @@ use crate::refuse;
 use crate::registry::{Registry, Slot};
 use crate::respond::{Answer, Renderer};
 
+/// How long a client may take to send a body (a 250 MB body at 10 MB/s fits).
+const BODY_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Largest control-API body.
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
@@ -79,7 +82,10 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
     };
     let (limit, cap) = body_limits(endpoint);
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let received = body::read(incoming, declared, limit, cap).await;
+    let received = match tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, limit, cap)).await {
+        Ok(received) => received,
+        Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
+    };
     let request_id = match parts.headers.get("ctyun-eop-request-id") {
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         None => format!("mock-{:016x}", shared.next_id.fetch_add(1, Ordering::Relaxed)),
@@ -176,9 +182,11 @@ async fn control(
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let body = match body::read(incoming, declared, ADMIN_BODY_LIMIT, ADMIN_BODY_LIMIT as u64).await {
-        Ok(Received { over_limit: false, bytes, .. }) => bytes,
-        _ => Bytes::from_static(b"<too large>"),
+    let read =
+        tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, ADMIN_BODY_LIMIT, ADMIN_BODY_LIMIT as u64));
+    let body = match read.await {
+        Ok(Ok(Received { over_limit: false, bytes, .. })) => bytes,
+        _ => Bytes::from_static(b"<too large, or not received in time>"),
     };
     let req = admin::Request {
         method: &parts.method,
