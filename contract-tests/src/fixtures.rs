@@ -42,6 +42,18 @@ pub fn error(endpoint: &str, code: u32) -> Value {
         .unwrap_or_else(|| panic!("no code {code} for {endpoint} in fixtures/errors.json"))
 }
 
+/// Every code `endpoint` may answer besides 0: its own and the gateway's, from
+/// `fixtures/errors.json`.
+pub fn codes_for(endpoint: &str) -> Vec<u32> {
+    json("errors.json")["codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .filter(|e| e["endpoints"].as_array().is_some_and(|l| l.iter().any(|n| n == "*" || n == endpoint)))
+        .filter_map(|e| e["code"].as_u64().and_then(|c| u32::try_from(c).ok()))
+        .collect()
+}
+
 pub fn image(name: &str) -> Vec<u8> {
     std::fs::read(dir().join("images").join(name)).unwrap_or_else(|e| panic!("fixtures/images/{name}: {e}"))
 }
@@ -67,4 +79,18 @@ pub struct Vector {
 
 pub fn vectors() -> Vec<Vector> {
     serde_json::from_value(json("signing/vectors.json")).expect("vectors.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoints_codes_include_the_gateways_and_only_its_own() {
+        let hat = codes_for("hat");
+        assert!(hat.contains(&10020) && hat.contains(&4001), "{hat:?}");
+        assert!(!hat.contains(&4201), "face-quality codes are not the hard hat's: {hat:?}");
+        assert!(codes_for("face_quality").contains(&4201));
+        assert!(codes_for("no-such-endpoint").iter().all(|c| error("hat", *c)["scope"] == "gateway"));
+    }
 }

@@ -70,34 +70,7 @@ impl Signer {
 
 /// Unix seconds as `yyyymmddTHHMMSSZ` after adding `offset_hours` (8 for Beijing time).
 pub fn eop_date(unix_secs: i64, offset_hours: i64) -> String {
-    let t = unix_secs + offset_hours * 3600;
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Walk the calendar: slow but obviously right, and unlike the server's arithmetic.
-    let (mut year, mut day) = (1970i64, days);
-    loop {
-        let len = if is_leap(year) { 366 } else { 365 };
-        if day < 0 {
-            year -= 1;
-            day += if is_leap(year) { 366 } else { 365 };
-        } else if day >= len {
-            day -= len;
-            year += 1;
-        } else {
-            break;
-        }
-    }
-    let months = [31, if is_leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut month = 0;
-    while day >= months[month] {
-        day -= months[month];
-        month += 1;
-    }
-    format!("{year:04}{:02}{:02}T{:02}{:02}{:02}Z", month + 1, day + 1, secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+    crate::eop_date::format_with_offset(unix_secs, offset_hours * 3600)
 }
 
 /// Now, as Unix seconds.

@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use contract_tests::fixtures;
+use contract_tests::image::{with_ground_truth, Person, Scene};
 use rstest::rstest;
 use serde_json::Value;
 
@@ -105,6 +106,26 @@ async fn the_same_image_always_gets_the_same_answer_and_it_is_snapshotted() {
     let again = s.client.post(&hat(), body).await.json();
     assert_eq!(first, again);
     insta::assert_json_snapshot!("hat-success", first);
+}
+
+#[rstest]
+#[case::png("scene-96x64.png")]
+#[case::jpg("scene-96x64.jpg")]
+#[case::bmp("scene-96x64.bmp")]
+#[case::gif("scene-96x64.gif")]
+#[case::tif("scene-96x64.tif")]
+#[tokio::test]
+async fn ground_truth_the_suite_adds_to_any_format_decides_the_answer(#[case] file: &str) {
+    let s = start().await;
+    let worker = |left, hat: &str| Person { bbox: [left, 10, 20, 50], hat: Some(hat.into()), clothes: None };
+    let scene = Scene { people: vec![worker(5, "red_hat"), worker(60, "white_hat")], ..Scene::default() };
+    let bytes = with_ground_truth(&fixtures::image(file), &scene).expect("ground truth added");
+    let reply = s.client.post(&hat(), image_body(&STANDARD.encode(bytes))).await;
+    assert_eq!(reply.code(), 0, "{file}: {}", reply.reason());
+    let body = reply.json();
+    let classes: Vec<&str> =
+        body["result"].as_array().expect("list").iter().filter_map(|d| d["classname"].as_str()).collect();
+    assert_eq!(classes, ["red_hat", "white_hat"], "{file}");
 }
 
 #[tokio::test]

@@ -9,9 +9,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use contract_tests::fixtures;
-use mock_server::vision::compose::compose;
-use mock_server::vision::scene::{Person, Scene};
-use mock_server::vision::ImageFormat;
+use contract_tests::image::{Person, Scene};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
@@ -56,8 +54,7 @@ fn post(endpoint: &str, body: Vec<u8>) -> (u16, String) {
 
 /// Codes `endpoint` may answer: 0, its own, the gateway's.
 fn allowed(endpoint: &str) -> HashSet<String> {
-    let catalogue = mock_server::catalogue::Catalogue::get();
-    let mut codes: HashSet<String> = catalogue.codes_for(endpoint).iter().map(u32::to_string).collect();
+    let mut codes: HashSet<String> = fixtures::codes_for(endpoint).iter().map(u32::to_string).collect();
     codes.insert("0".into());
     codes
 }
@@ -174,7 +171,7 @@ proptest! {
         boxes in proptest::collection::vec((0u32..90, 0u32..80, 1u32..10, 1u32..20), 1..6),
     ) {
         let people: Vec<Person> = boxes.iter().map(|&(l, t, w, h)| Person { bbox: [l, t, w, h], hat: None, clothes: None }).collect();
-        let image = compose(&Scene { people: people.clone(), ..Scene::default() }, 100, 100, ImageFormat::Png).expect("compose");
+        let image = contract_tests::image::png(&Scene { people: people.clone(), ..Scene::default() }, 100, 100).expect("an image");
         let area = poly.iter().map(|(x, y)| format!("{x},{y}")).collect::<Vec<_>>().join(",");
         let body = json!({"image": [STANDARD.encode(image)], "area": area});
         let (runtime, s) = server();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use contract_tests::{fixtures, Call, Client};
+use contract_tests::{eop_date, fixtures, Call, Client};
 use proptest::prelude::*;
 use tokio::runtime::Runtime;
 
@@ -53,8 +53,8 @@ fn apply(call: Call, t: &Tamper) -> Call {
         }
         Tamper::Date { seconds } => {
             let date = call.get("eop-date").unwrap_or_default().to_string();
-            let secs = mock_server::clock::parse_eop_date(&date).expect("a date");
-            call.header("eop-date", &mock_server::clock::format_eop_date(secs + seconds))
+            let secs = eop_date::parse(&date).expect("a date");
+            call.header("eop-date", &eop_date::format(secs + seconds))
         }
         Tamper::SignatureChar { at, with } => {
             let auth = call.get("Eop-Authorization").unwrap_or_default().to_string();
