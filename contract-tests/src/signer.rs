@@ -58,13 +58,19 @@ impl Signer {
         params.sort();
         let body_hash: String = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
         string_to_sign += &format!("\n{}\n{body_hash}", params.join("&"));
-        let k_time = mac(self.sk.as_bytes(), eop_date.as_bytes());
-        let k_ak = mac(&k_time, self.ak.as_bytes());
-        let k_date = mac(&k_ak, date_key.as_bytes());
-        let signature = BASE64_STANDARD.encode(mac(&k_date, string_to_sign.as_bytes()));
+        let signature = self.sign_string(eop_date, date_key, &string_to_sign);
         let names: Vec<&str> = sorted.keys().map(String::as_str).collect();
         let authorization = format!("{} Headers={} Signature={signature}", self.ak, names.join(";"));
         Signed { string_to_sign, signature, authorization }
+    }
+
+    /// The base64 signature of a string to sign built by the caller (to reproduce a client
+    /// that builds it wrongly), with kdate derived from `date_key`.
+    pub fn sign_string(&self, eop_date: &str, date_key: &str, string_to_sign: &str) -> String {
+        let k_time = mac(self.sk.as_bytes(), eop_date.as_bytes());
+        let k_ak = mac(&k_time, self.ak.as_bytes());
+        let k_date = mac(&k_ak, date_key.as_bytes());
+        BASE64_STANDARD.encode(mac(&k_date, string_to_sign.as_bytes()))
     }
 }
 

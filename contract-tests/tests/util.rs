@@ -31,6 +31,15 @@ pub async fn start_with(mut config: Config) -> TestServer {
     TestServer { handle, client }
 }
 
+/// insta filters for what changes from run to run in an explanation: dates, request ids,
+/// hashes and ports.
+pub const VOLATILE: [(&str, &str); 4] = [
+    (r"\d{8}T\d{6}Z", "[eop-date]"),
+    (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[request-id]"),
+    (r"[0-9a-fA-F]{64}", "[sha256]"),
+    (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+];
+
 /// `{"image":"<base64>"}` in the compact form most clients send.
 pub fn image_body(b64: &str) -> String {
     format!(r#"{{"image":"{b64}"}}"#)
