@@ -296,8 +296,8 @@ async fn alerts_report_calls_running_low_and_repeated_signature_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_over_its_concurrency_limit_is_throttled_and_charged_nothing() {
-    use mock_server::vision::compose::compose;
-    use mock_server::vision::scene::Scene;
+    use mock_server::internals::compose;
+    use mock_server::internals::Scene;
     let s = start().await;
     let app = fresh_app(&s.client).await;
     buy(&app, 10).await;
@@ -305,7 +305,7 @@ async fn an_app_over_its_concurrency_limit_is_throttled_and_charged_nothing() {
     assert_eq!((status, view["max_concurrency"].as_u64()), (200, Some(1)), "{view}");
     // An image whose ground truth makes the "AI" take 800 ms holds the app's only place.
     let slow =
-        compose(&Scene { delay_ms: Some(800), ..Scene::default() }, 64, 48, mock_server::vision::ImageFormat::Png)
+        compose(&Scene { delay_ms: Some(800), ..Scene::default() }, 64, 48, mock_server::internals::ImageFormat::Png)
             .expect("image");
     let slow_body = image_body(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, slow));
     let started = std::time::Instant::now();

@@ -9,9 +9,9 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use contract_tests::fixtures;
-use mock_server::vision::compose::compose;
-use mock_server::vision::scene::{Person, Scene};
-use mock_server::vision::ImageFormat;
+use mock_server::internals::compose;
+use mock_server::internals::ImageFormat;
+use mock_server::internals::{Person, Scene};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
@@ -56,7 +56,7 @@ fn post(endpoint: &str, body: Vec<u8>) -> (u16, String) {
 
 /// Codes `endpoint` may answer: 0, its own, the gateway's.
 fn allowed(endpoint: &str) -> HashSet<String> {
-    let catalogue = mock_server::catalogue::Catalogue::get();
+    let catalogue = mock_server::internals::Catalogue::get();
     let mut codes: HashSet<String> = catalogue.codes_for(endpoint).iter().map(u32::to_string).collect();
     codes.insert("0".into());
     codes

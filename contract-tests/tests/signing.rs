@@ -32,7 +32,7 @@ async fn the_server_accepts_every_vector_as_sent() {
             v.ak, v.sk
         );
         let config = Config::from_toml("vectors.toml", &toml).expect("config");
-        let date = mock_server::clock::parse_eop_date(&v.eop_date).expect("the vector's date");
+        let date = mock_server::internals::parse_eop_date(&v.eop_date).expect("the vector's date");
         config.clock.set_ms(date * 1000);
         let s = start_with(config).await;
         let client = Client::new(s.handle.addr(), &v.ak, &v.sk, appkey);

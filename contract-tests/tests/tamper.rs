@@ -53,8 +53,8 @@ fn apply(call: Call, t: &Tamper) -> Call {
         }
         Tamper::Date { seconds } => {
             let date = call.get("eop-date").unwrap_or_default().to_string();
-            let secs = mock_server::clock::parse_eop_date(&date).expect("a date");
-            call.header("eop-date", &mock_server::clock::format_eop_date(secs + seconds))
+            let secs = mock_server::internals::parse_eop_date(&date).expect("a date");
+            call.header("eop-date", &mock_server::internals::format_eop_date(secs + seconds))
         }
         Tamper::SignatureChar { at, with } => {
             let auth = call.get("Eop-Authorization").unwrap_or_default().to_string();

@@ -125,10 +125,10 @@ fn make_image_writes_frames_that_carry_their_scene() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     for (n, action) in [(1, None), (2, None), (3, Some("shake")), (4, Some("shake"))] {
         let bytes = std::fs::read(dir.join(format!("shake-{n:02}.png"))).expect("a frame");
-        let scene = mock_server::vision::scene::embedded(&bytes).expect("ground truth");
+        let scene = mock_server::internals::embedded(&bytes).expect("ground truth");
         assert_eq!(scene.action.as_deref(), action, "frame {n}");
         assert_eq!(scene.faces.expect("faces")[0].quality, "medium");
-        assert_eq!(mock_server::vision::dimensions(&bytes), Some((200, 150)));
+        assert_eq!(mock_server::internals::dimensions(&bytes), Some((200, 150)));
     }
     let bad = binary().args(["make-image", "--person", "1,2,3", "-o"]).arg(dir.join("x.png")).output().expect("run");
     assert_eq!(bad.status.code(), Some(2));

@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mock_server::clock::format_eop_date;
-use mock_server::gateway::signature::{sign, signing_key, string_to_sign};
+use mock_server::internals::{format_eop_date, sign, signing_key, string_to_sign};
 use sha2::{Digest, Sha256};
 
 // The child is returned to the caller, which kills and waits for it.
@@ -70,7 +69,7 @@ fn signed_call(addr: &str, ak: &str, sk: &str, appkey: &str, image: &str) -> Opt
     let body = format!(r#"{{"image":"{image}"}}"#);
     let date =
         format_eop_date(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64);
-    let hash = mock_server::body::hex(&Sha256::digest(body.as_bytes()));
+    let hash = mock_server::internals::hex(&Sha256::digest(body.as_bytes()));
     let sts = string_to_sign(&[("ctyun-eop-request-id", "r1"), ("eop-date", &date)], "", &hash);
     let signature = sign(&signing_key(sk, ak, &date, &date[..8]), &sts);
     let headers = [
