@@ -205,3 +205,65 @@ fn over_cap(endpoint: Option<&Endpoint>, path: &str, cap: u64) -> respond::Refus
         None => refuse!(code::SERVICE_UNREGISTERED, "no api is registered at {path} (and the body is over {cap} bytes)"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use hyper::header::HeaderValue;
+    use hyper::{HeaderMap, Method};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::clock::format_eop_date;
+    use crate::config::Config;
+    use crate::gateway::signature;
+    use crate::vision::{compose::compose, scene::Scene, ImageFormat};
+
+    /// The default account's locks taken by one signed hard-hat call (a paid API).
+    fn locks_of_one_call(shared: &Shared) -> (u64, Answer) {
+        let image = compose(&Scene::default(), 64, 48, ImageFormat::Png).expect("image");
+        let body =
+            format!(r#"{{"image":"{}"}}"#, base64::Engine::encode(&base64::engine::general_purpose::STANDARD, image));
+        let hash = body::hex(&Sha256::digest(body.as_bytes()));
+        let date = format_eop_date(shared.registry.clock().now_secs());
+        let sts = signature::string_to_sign(&[("ctyun-eop-request-id", "r1"), ("eop-date", &date)], "", &hash);
+        let sig = signature::sign(&signature::signing_key("mock-sk", "mock-ak", &date, &date[..8]), &sts);
+        let mut headers = HeaderMap::new();
+        let auth = format!("mock-ak Headers=ctyun-eop-request-id;eop-date Signature={sig}");
+        for (name, value) in
+            [("content-type", "application/json"), ("ctyun-eop-request-id", "r1"), ("appkey", "mock-appkey")]
+        {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        headers.insert("eop-date", HeaderValue::from_str(&date).expect("ascii"));
+        headers.insert("eop-authorization", HeaderValue::from_str(&auth).expect("ascii"));
+        let len = body.len() as u64;
+        let received = Received { bytes: Bytes::from(body), len, over_limit: false, sha256_hex: hash };
+        let path = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
+        let req = gateway::Request {
+            method: &Method::POST,
+            path,
+            query: "",
+            headers: &headers,
+            peer: [127, 0, 0, 1].into(),
+            body: &received,
+        };
+        let account = shared.registry.account("mock-ak").expect("the default account");
+        let before = account.locks_taken.load(Ordering::Relaxed);
+        let decided = pipeline(shared, &req, shared.gateway.router.resolve(path));
+        let charge = decided.ticket.and_then(|t| t.settle(matches!(decided.answer, Answer::Success { .. })));
+        assert!(charge.is_some(), "a successful paid call is charged");
+        (account.locks_taken.load(Ordering::Relaxed) - before, decided.answer)
+    }
+
+    #[test]
+    fn a_paid_call_locks_its_account_three_times() {
+        // One in the gateway (the app), one to reserve the call, one to settle it. Counters,
+        // slots and signing keys have locks of their own.
+        let shared = Shared::new(&Config::default()).expect("state");
+        let (locks, answer) = locks_of_one_call(&shared);
+        assert!(matches!(answer, Answer::Success { .. }), "{answer:?}");
+        assert_eq!(locks, 3);
+    }
+}

@@ -232,7 +232,32 @@ fn stats_view(stats: &Stats, cell: &AccountCell, appkey: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::duration_ms;
+    use hyper::HeaderMap;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn post(shared: &Shared, path: &str, body: &str) -> Answer {
+        let headers = HeaderMap::new();
+        let req = Request {
+            method: &Method::POST,
+            path,
+            headers: &headers,
+            peer: [127, 0, 0, 1].into(),
+            body: body.as_bytes(),
+        };
+        route(shared, &req)
+    }
+
+    #[test]
+    fn the_control_api_refuses_an_empty_appkey_as_the_config_does() {
+        let shared = Shared::new(&Config::default()).expect("state");
+        let refused = post(&shared, "/__mock/accounts/mock-ak/apps", r#"{"name": "cameras", "appkey": ""}"#);
+        let Err(Failure(status, message)) = refused else { panic!("an empty appkey was accepted") };
+        assert_eq!((status, message.as_str()), (StatusCode::BAD_REQUEST, "`appkey` must be non-empty printable ascii"));
+        let created = post(&shared, "/__mock/accounts/mock-ak/apps", r#"{"name": "cameras", "appkey": "cam-1"}"#);
+        assert_eq!(created.map(|(status, _)| status).ok(), Some(StatusCode::CREATED));
+    }
 
     #[test]
     fn durations_read_their_units() {
