@@ -95,8 +95,6 @@ pub struct ErrorEntry {
     pub status: u16,
     /// The manual's text: the gateway's `message`, or a capability's `details`.
     pub message: String,
-    #[serde(default)]
-    pub description: String,
     /// The face-quality and liveness APIs carry error codes as strings (`"4204"`).
     #[serde(default)]
     pub string_code: bool,
@@ -189,11 +187,6 @@ impl Catalogue {
                     None => e.scope == Scope::Gateway,
                 }
         })
-    }
-
-    /// Every code the endpoint may return, gateway codes included.
-    pub fn codes_for(&self, endpoint: &str) -> Vec<u32> {
-        self.errors.iter().filter(|e| e.applies_to(endpoint)).map(|e| e.code).collect()
     }
 }
 

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
-use crate::registry::{Account, ApiSet, App, IpRule};
+use crate::registry::{rules, Account, ApiSet, App, IpRule};
 
 /// The default account's AK, SK and app: fixed and documented so the first call can succeed.
 pub const DEFAULT_AK: &str = "mock-ak";
@@ -199,13 +199,8 @@ struct RouteToml {
 impl AccountToml {
     fn check(self, i: usize, at: &At) -> Result<Account, ConfigError> {
         for (field, value) in [("ak", &self.ak), ("sk", &self.sk)] {
-            if value.get_ref().trim().is_empty() || value.get_ref().contains(char::is_whitespace) {
-                return Err(at(
-                    value.span(),
-                    &format!("accounts[{i}].{field}"),
-                    "must be non-empty, without spaces".into(),
-                ));
-            }
+            rules::credential(value.get_ref())
+                .map_err(|problem| at(value.span(), &format!("accounts[{i}].{field}"), problem))?;
         }
         let apps = self.apps.into_iter().enumerate().map(|(j, app)| app.check(&format!("accounts[{i}].apps[{j}]"), at));
         Ok(Account { ak: self.ak.into_inner(), sk: self.sk.into_inner(), apps: apps.collect::<Result<_, _>>()? })
@@ -214,20 +209,11 @@ impl AccountToml {
 
 impl AppToml {
     fn check(self, field: &str, at: &At) -> Result<App, ConfigError> {
-        let chars = self.name.get_ref().chars().count();
-        if !(4..=15).contains(&chars) {
-            let problem = format!("an app name has 4–15 characters, `{}` has {chars}", self.name.get_ref());
-            return Err(at(self.name.span(), &format!("{field}.name"), problem));
-        }
-        if self.appkey.get_ref().is_empty() || !self.appkey.get_ref().bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(at(self.appkey.span(), &format!("{field}.appkey"), "must be non-empty printable ascii".into()));
-        }
-        if let Some(limit) = self.max_concurrency.as_ref().filter(|m| *m.get_ref() == 0) {
-            return Err(at(
-                limit.span(),
-                &format!("{field}.max_concurrency"),
-                "a concurrency limit is at least 1".into(),
-            ));
+        rules::app_name(self.name.get_ref()).map_err(|p| at(self.name.span(), &format!("{field}.name"), p))?;
+        rules::appkey(self.appkey.get_ref()).map_err(|p| at(self.appkey.span(), &format!("{field}.appkey"), p))?;
+        if let Some(limit) = &self.max_concurrency {
+            rules::concurrency(Some(*limit.get_ref()))
+                .map_err(|p| at(limit.span(), &format!("{field}.max_concurrency"), p))?;
         }
         let apis = if self.apis.get_ref().iter().any(|a| a == "*") {
             ApiSet::All
@@ -283,11 +269,7 @@ impl RouteToml {
 }
 
 fn check_endpoint<T>(name: &str, span_of: &Spanned<T>, field: &str, at: &At) -> Result<(), ConfigError> {
-    if Catalogue::get().endpoint(name).is_some() {
-        return Ok(());
-    }
-    let known: Vec<&str> = Catalogue::get().endpoints.iter().map(|e| e.name.as_str()).collect();
-    Err(at(span_of.span(), field, format!("unknown api `{name}`; known: {}", known.join(", "))))
+    rules::api(name).map_err(|problem| at(span_of.span(), field, problem))
 }
 
 fn ip_rules(list: &Spanned<Vec<String>>, field: &str, at: &At) -> Result<Vec<IpRule>, ConfigError> {

@@ -3,44 +3,51 @@
 //!
 //! # Layout
 //! One request flows one way: `server` accepts it, `service` reads the body once and runs
-//! the pipeline gateway → (concurrency limit) → billing → capability → `respond`, and
-//! `journal` records the outcome. Paths under `/__mock/` go to [`admin`] instead.
+//! the pipeline gateway → limits → billing → capability → (delay) → settle → `respond`,
+//! and the request's `outcome` goes to the `journal` and the `store`. Paths under
+//! `/__mock/` go to `admin` instead.
 //!
-//! - [`server`]: the listener, connection tasks, graceful shutdown and the [`Handle`] a test
-//!   embeds.
-//! - [`service`]: the one request pipeline.
-//! - [`body`]: reads a body once, hashing it and enforcing the size limit while reading.
-//! - [`gateway`]: EOP verification — route, signature, appkey, IP allowlists, enabled APIs —
-//!   and the explanation of a failed signature.
-//! - [`registry`]: accounts and what they own: apps, ledgers, counters.
-//! - [`billing`]: free quota, packages and the charge per call; the `--state` file.
-//! - [`admin`]: the control API under `/__mock/`.
-//! - [`capabilities`]: one module per capability (parse → validate → perceive → reply).
-//! - [`vision`]: base64, image sniffing and dimensions, the scene an image shows (ground
-//!   truth, catalogue or derived), detections, fence geometry, drawing scenario images.
-//! - [`make_image`]: the `make-image` subcommand's syntax and output.
-//! - [`catalogue`]: the vendor's routes and error codes, read from `fixtures/`.
-//! - [`respond`]: the only code that writes a response.
-//! - [`journal`]: the log line each request leaves, per-app counters and alerts.
-//! - [`config`]: the TOML configuration and its defaults.
-//! - [`clock`]: the injectable clock and Beijing-time formatting.
+//! - `server`: the listener, connection tasks, graceful shutdown and the [`Handle`].
+//! - `service`: the one request pipeline. `shared`: the state every connection reads.
+//! - `body`: reads a body once, hashing it and enforcing the size limit while reading.
+//! - `gateway`: EOP verification (route, signature, appkey, IP allowlists, enabled APIs),
+//!   the signing-key cache (`keys`) and the explanation of a failed signature.
+//! - `registry`: accounts, their apps and ledgers, the rules they obey, and the events
+//!   their changes return. Nothing else.
+//! - `store`: persistence of those events (`--state`). `ledger`: one ledger, pure.
+//! - `billing`: the charge per call (reserve, settle), claims, purchases, usage.
+//! - `limits`: requests in flight per app. `journal`: log lines, counters, alerts.
+//! - `outcome`: the record of a served request. `respond`: the only code that writes a
+//!   response (vendor answers, control answers, the connection limit's 503).
+//! - `admin`: the control API under `/__mock/`.
+//! - `capabilities`: one module per capability. `vision`: images and their ground truth.
+//! - `catalogue`: routes and error codes from `fixtures/`. `config`: the TOML
+//!   configuration. `clock`: the injectable clock. [`make_image`]: the subcommand.
+//!
+//! Next: `faults/` (forced codes, armed rules, image faults), the journal's request ring
+//! and lints (`journal/`), the OpenAPI document and the console page (`admin/`).
 
-pub mod admin;
-pub mod billing;
-pub mod body;
-pub mod capabilities;
-pub mod catalogue;
-pub mod clock;
-pub mod config;
-pub mod gateway;
-pub mod journal;
+mod admin;
+mod billing;
+mod body;
+mod capabilities;
+mod catalogue;
+mod clock;
+mod config;
+mod gateway;
+mod journal;
+mod ledger;
+mod limits;
 pub mod make_image;
-pub mod registry;
-pub mod respond;
-pub mod server;
-pub mod service;
-pub mod vision;
+mod outcome;
+mod registry;
+mod respond;
+mod server;
+mod service;
+mod shared;
+mod store;
+mod vision;
 
 pub use clock::Clock;
-pub use config::Config;
+pub use config::{Config, ConfigError, RouteConfig, DEFAULT_MAX_CONNECTIONS};
 pub use server::{start, Handle};

@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use mock_server::config::Config;
-use mock_server::make_image;
-use mock_server::vision::scene::{Face, Person, Scene};
-use mock_server::vision::ImageFormat;
+use mock_server::make_image::{self, Face, ImageFormat, Person, Scene};
+use mock_server::Config;
 
 /// An offline emulator of China Telecom Cloud's safety-production AI APIs and their signed
 /// EOP gateway.
@@ -41,7 +39,7 @@ struct Args {
     #[arg(long, env = "MOCK_ADMIN_TOKEN")]
     admin_token: Option<String>,
     /// Connections served at once; one more is answered 503 and closed.
-    #[arg(long, default_value_t = mock_server::config::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = mock_server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
 }
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::vision::compose::compose;
-use crate::vision::scene::{Face, Person, Scene};
-use crate::vision::ImageFormat;
+pub use crate::vision::scene::{Face, Person, Scene};
+pub use crate::vision::ImageFormat;
 
 /// What to draw and where to write it.
 #[derive(Debug, Clone)]

@@ -1,6 +1,8 @@
-//! The only code that writes a response. Every answer is one of: a success body, a
+//! The only code that writes a response. Every vendor answer is one of: a success body, a
 //! capability error body, or a gateway error body — in the vendor's exact shapes — plus the
-//! emulator's own `x-mock-reason` header explaining any refusal.
+//! emulator's own `x-mock-reason` header explaining any refusal. The control API's JSON
+//! answers ([`control`]) and the 503 of a connection over the limit ([`connection_limit`])
+//! are written here too.
 
 use std::collections::HashMap;
 
@@ -162,6 +164,27 @@ impl Renderer {
     }
 }
 
+/// A control-API answer: pretty JSON and a newline, with the given status.
+pub fn control(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{body:#}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The whole HTTP/1.1 response a connection over the limit gets before it is closed: it is
+/// written straight to the socket, since no request of it is read.
+pub fn connection_limit(limit: usize) -> Vec<u8> {
+    let body = format!(
+        "{{\"error\":\"the server holds its limit of {limit} connections; retry later or raise --max-connections\"}}"
+    );
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n{REASON_HEADER}: connection limit {limit} reached\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising these plain structs cannot fail.
     serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
@@ -209,6 +232,19 @@ mod tests {
         let renderer = Renderer { status_overrides: HashMap::from([(code::SIGNATURE, 403)]) };
         let (response, _) = renderer.render(None, "r", &Answer::Refused(Refusal::new(code::SIGNATURE, "x")), false);
         assert_eq!(response.status(), 403);
+    }
+
+    #[test]
+    fn the_connection_limit_answer_is_a_whole_http_response() {
+        let text = String::from_utf8(connection_limit(2)).expect("ascii");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{head}");
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())), "{head}");
+        let body: Value = serde_json::from_str(body).expect("json");
+        assert_eq!(
+            body["error"],
+            "the server holds its limit of 2 connections; retry later or raise --max-connections"
+        );
     }
 
     #[test]

@@ -17,7 +17,9 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::service::{self, Shared};
+use crate::respond;
+use crate::service;
+use crate::shared::Shared;
 
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -128,13 +130,7 @@ async fn accept_loop(
 
 /// Answers a connection over the limit with a 503 that says why, and closes it.
 async fn refuse_connection(mut stream: tokio::net::TcpStream, limit: usize) {
-    let body = format!(
-        "{{\"error\":\"the server holds its limit of {limit} connections; retry later or raise --max-connections\"}}"
-    );
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-mock-reason: connection limit {limit} reached\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
+    let response = respond::connection_limit(limit);
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&response)).await;
     let _ = stream.shutdown().await;
 }

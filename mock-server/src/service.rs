@@ -2,7 +2,6 @@
 //! Everything after the body is read is synchronous; no step reaches back into an earlier one.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,16 +11,16 @@ use hyper::header::CONTENT_LENGTH;
 use hyper::{Request, Response};
 
 use crate::admin;
-use crate::billing::{self, store::Store};
+use crate::billing::{self, Ticket};
 use crate::body::{self, ReadError, Received};
 use crate::capabilities;
 use crate::catalogue::{code, Catalogue, Endpoint};
-use crate::config::Config;
-use crate::gateway::{self, Admitted, Gateway, Resolved, Router};
-use crate::journal::{Entry, Journal};
+use crate::gateway::{self, Admitted, Resolved};
+use crate::limits::Slot;
+use crate::outcome::Outcome;
 use crate::refuse;
-use crate::registry::{Registry, Slot};
-use crate::respond::{Answer, Renderer};
+use crate::respond::{self, Answer};
+use crate::shared::Shared;
 
 /// How long a client may take to send a body (a 250 MB body at 10 MB/s fits).
 const BODY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -29,46 +28,8 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest control-API body.
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
-/// Everything a request may read, shared by all connections.
-#[derive(Debug)]
-pub struct Shared {
-    pub gateway: Gateway,
-    pub renderer: Renderer,
-    pub journal: Journal,
-    /// The control API's token; without one it answers loopback callers only.
-    admin_token: Option<String>,
-    /// Connections served at once; one more gets a 503.
-    pub max_connections: usize,
-    /// Numbers the request ids the server makes up when a client sends none.
-    next_id: AtomicU64,
-}
-
-impl Shared {
-    /// Builds the server's state; with `config.state`, replays and reopens the state file.
-    pub fn new(config: &Config) -> std::io::Result<Shared> {
-        let registry = Registry::new(config.accounts.clone(), config.clock.clone());
-        if let Some(path) = &config.state {
-            let store = Store::open(path, &registry)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("state file {}: {e}", path.display())))?;
-            registry.attach(store);
-        }
-        Ok(Shared {
-            gateway: Gateway { router: Router::new(&config.routes), registry },
-            renderer: Renderer { status_overrides: config.status_overrides.clone() },
-            journal: Journal { log_all: config.log_all, quiet: config.quiet },
-            admin_token: config.admin_token.clone(),
-            max_connections: config.max_connections.max(1),
-            next_id: AtomicU64::new(1),
-        })
-    }
-
-    pub fn registry(&self) -> &Registry {
-        &self.gateway.registry
-    }
-}
-
 /// Serves one request.
-pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let (parts, incoming) = request.into_parts();
     let path = parts.uri.path();
@@ -88,9 +49,9 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
     };
     let request_id = match parts.headers.get("ctyun-eop-request-id") {
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        None => format!("mock-{:016x}", shared.next_id.fetch_add(1, Ordering::Relaxed)),
+        None => shared.next_request_id(),
     };
-    let (answer, admitted, close) = match &received {
+    let (answer, admitted, charge, close) = match &received {
         Ok(body) => {
             let req = gateway::Request {
                 method: &parts.method,
@@ -102,59 +63,81 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
             };
             let decided = pipeline(shared, &req, resolved);
             if !decided.delay.is_zero() {
-                // No lock is held here: only the app's place in its concurrency limit.
+                // No lock is held here: only the app's place in its concurrency limit and the
+                // call reserved. A client that gives up now drops this future, and with it
+                // the ticket, which releases the call: it is not charged.
                 tokio::time::sleep(decided.delay).await;
             }
+            let succeeded = matches!(decided.answer, Answer::Success { .. });
+            let charge = decided.ticket.and_then(|ticket| ticket.settle(succeeded));
             drop(decided.slot);
-            (decided.answer, decided.admitted, false)
+            (decided.answer, decided.admitted, charge, false)
         }
-        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, true),
+        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true),
         Err(ReadError::Io(e)) => {
-            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, true)
+            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, None, true)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
-    let ak = parts.headers.get("eop-authorization").and_then(|v| v.to_str().ok()?.split_whitespace().next());
-    let bytes_out = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
-    shared.journal.record(
-        shared.registry(),
-        &Entry {
-            peer,
-            method: parts.method.as_str(),
-            path,
-            endpoint: endpoint.map(|e| e.name.as_str()),
-            request_id: &request_id,
-            rendered: &rendered,
-            elapsed: started.elapsed(),
-            bytes_in: received.as_ref().map_or(0, |b| b.len),
-            bytes_out,
-            admitted: admitted.as_ref(),
-            ak,
+    let signed_ak = parts.headers.get("eop-authorization").and_then(|v| v.to_str().ok()?.split_whitespace().next());
+    let (ak, at_ms) = match &admitted {
+        Some(a) => (Some(a.account.ak.as_str()), shared.registry.now_ms(&a.account)),
+        None => match signed_ak.and_then(|ak| Some((ak, shared.registry.account(ak)?))) {
+            Some((ak, cell)) => (Some(ak), shared.registry.now_ms(&cell)),
+            None => (None, shared.registry.clock().now_ms()),
         },
-    );
+    };
+    shared.record(&Outcome {
+        peer,
+        method: parts.method.as_str(),
+        path,
+        endpoint: endpoint.map(|e| e.name.as_str()),
+        request_id: &request_id,
+        ak,
+        appkey: admitted.as_ref().map(|a| a.app.appkey.as_str()),
+        at_ms,
+        status: rendered.status,
+        code: rendered.code,
+        reason: rendered.reason.as_deref(),
+        elapsed: started.elapsed(),
+        bytes_in: received.as_ref().map_or(0, |b| b.len),
+        bytes_out: hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0),
+        charge,
+        forced: false,
+    });
     response
 }
 
 /// What the pipeline decided, and what the response must wait for.
-struct Decided {
+struct Decided<'s> {
     answer: Answer,
     admitted: Option<Admitted>,
     /// The time the images' ground truth asks the answer to take.
     delay: Duration,
     /// The app's place in its concurrency limit, held until the response is written.
-    slot: Option<Slot>,
+    slot: Option<Slot<'s>>,
+    /// The call reserved, settled once the delay is over.
+    ticket: Option<Ticket>,
 }
 
-/// Gateway, then the app's concurrency limit, then billing, then capability; the charge
-/// is settled by the outcome.
-fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> Decided {
-    let refused =
-        |refusal, admitted| Decided { answer: Answer::Refused(refusal), admitted, delay: Duration::ZERO, slot: None };
-    let admitted = match shared.gateway.admit(req, resolved) {
+/// Gateway, then the app's concurrency limit, then billing, then capability. The charge is
+/// reserved here and settled by the caller once the answer is due.
+///
+/// Locks of the account taken on the way: one in the gateway (the app), one to reserve a
+/// paid call, and one more when the caller settles it; a free API takes only the first.
+fn pipeline<'s>(shared: &'s Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> Decided<'s> {
+    let refused = |refusal, admitted| Decided {
+        answer: Answer::Refused(refusal),
+        admitted,
+        delay: Duration::ZERO,
+        slot: None,
+        ticket: None,
+    };
+    let admitted = match shared.gateway.admit(&shared.registry, req, resolved) {
         Ok(admitted) => admitted,
         Err(refusal) => return refused(refusal, None),
     };
-    let slot = match admitted.account.enter(&admitted.app) {
+    let slot = match shared.limits.enter(&admitted.app) {
         Ok(slot) => slot,
         Err(n) => {
             let refusal = refuse!(
@@ -165,13 +148,12 @@ fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>)
             return refused(refusal, Some(admitted));
         }
     };
-    let ticket = match billing::reserve(shared.registry(), &admitted.account, &admitted.app.appkey, admitted.endpoint) {
+    let ticket = match billing::reserve(&shared.registry, &admitted.account, &admitted.app.appkey, admitted.endpoint) {
         Ok(ticket) => ticket,
         Err(refusal) => return refused(refusal, Some(admitted)),
     };
     let (answer, delay) = capabilities::handle(admitted.endpoint, req.body);
-    ticket.settle(matches!(answer, Answer::Success { .. }));
-    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot) }
+    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot), ticket: Some(ticket) }
 }
 
 /// A control-API request: its own small body limit, its own answers.
@@ -195,7 +177,8 @@ async fn control(
         peer: peer.ip(),
         body: &body,
     };
-    admin::handle(shared.registry(), shared.admin_token.as_deref(), &req)
+    let (status, answer) = admin::handle(shared, &req);
+    respond::control(status, &answer)
 }
 
 /// How much of the body to keep, and where to stop reading. A body between the two is
@@ -216,9 +199,71 @@ fn drain_cap(limit: usize) -> u64 {
     2 * limit as u64 + (1 << 20)
 }
 
-fn over_cap(endpoint: Option<&Endpoint>, path: &str, cap: u64) -> crate::respond::Refusal {
+fn over_cap(endpoint: Option<&Endpoint>, path: &str, cap: u64) -> respond::Refusal {
     match endpoint {
         Some(e) => refuse!(e.too_large_code, "the body is over {cap} bytes, far above this api's limit of {}; reading stopped and the signature was not checked", e.body_limit),
         None => refuse!(code::SERVICE_UNREGISTERED, "no api is registered at {path} (and the body is over {cap} bytes)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use hyper::header::HeaderValue;
+    use hyper::{HeaderMap, Method};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::clock::format_eop_date;
+    use crate::config::Config;
+    use crate::gateway::signature;
+    use crate::vision::{compose::compose, scene::Scene, ImageFormat};
+
+    /// The default account's locks taken by one signed hard-hat call (a paid API).
+    fn locks_of_one_call(shared: &Shared) -> (u64, Answer) {
+        let image = compose(&Scene::default(), 64, 48, ImageFormat::Png).expect("image");
+        let body =
+            format!(r#"{{"image":"{}"}}"#, base64::Engine::encode(&base64::engine::general_purpose::STANDARD, image));
+        let hash = body::hex(&Sha256::digest(body.as_bytes()));
+        let date = format_eop_date(shared.registry.clock().now_secs());
+        let sts = signature::string_to_sign(&[("ctyun-eop-request-id", "r1"), ("eop-date", &date)], "", &hash);
+        let sig = signature::sign(&signature::signing_key("mock-sk", "mock-ak", &date, &date[..8]), &sts);
+        let mut headers = HeaderMap::new();
+        let auth = format!("mock-ak Headers=ctyun-eop-request-id;eop-date Signature={sig}");
+        for (name, value) in
+            [("content-type", "application/json"), ("ctyun-eop-request-id", "r1"), ("appkey", "mock-appkey")]
+        {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        headers.insert("eop-date", HeaderValue::from_str(&date).expect("ascii"));
+        headers.insert("eop-authorization", HeaderValue::from_str(&auth).expect("ascii"));
+        let len = body.len() as u64;
+        let received = Received { bytes: Bytes::from(body), len, over_limit: false, sha256_hex: hash };
+        let path = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
+        let req = gateway::Request {
+            method: &Method::POST,
+            path,
+            query: "",
+            headers: &headers,
+            peer: [127, 0, 0, 1].into(),
+            body: &received,
+        };
+        let account = shared.registry.account("mock-ak").expect("the default account");
+        let before = account.locks_taken.load(Ordering::Relaxed);
+        let decided = pipeline(shared, &req, shared.gateway.router.resolve(path));
+        let charge = decided.ticket.and_then(|t| t.settle(matches!(decided.answer, Answer::Success { .. })));
+        assert!(charge.is_some(), "a successful paid call is charged");
+        (account.locks_taken.load(Ordering::Relaxed) - before, decided.answer)
+    }
+
+    #[test]
+    fn a_paid_call_locks_its_account_three_times() {
+        // One in the gateway (the app), one to reserve the call, one to settle it. Counters,
+        // slots and signing keys have locks of their own.
+        let shared = Shared::new(&Config::default()).expect("state");
+        let (locks, answer) = locks_of_one_call(&shared);
+        assert!(matches!(answer, Answer::Success { .. }), "{answer:?}");
+        assert_eq!(locks, 3);
     }
 }

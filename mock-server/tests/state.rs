@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mock_server::clock::format_eop_date;
-use mock_server::gateway::signature::{sign, signing_key, string_to_sign};
-use sha2::{Digest, Sha256};
+use contract_tests::{signer, Signer};
 
 // The child is returned to the caller, which kills and waits for it.
 #[allow(clippy::zombie_processes)]
@@ -68,17 +66,15 @@ fn control(addr: &str, method: &str, path: &str, body: &str) -> serde_json::Valu
 /// A correctly signed hard-hat call.
 fn signed_call(addr: &str, ak: &str, sk: &str, appkey: &str, image: &str) -> Option<i64> {
     let body = format!(r#"{{"image":"{image}"}}"#);
-    let date =
-        format_eop_date(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64);
-    let hash = mock_server::body::hex(&Sha256::digest(body.as_bytes()));
-    let sts = string_to_sign(&[("ctyun-eop-request-id", "r1"), ("eop-date", &date)], "", &hash);
-    let signature = sign(&signing_key(sk, ak, &date, &date[..8]), &sts);
+    let date = signer::eop_date(signer::unix_now(), 8);
+    let signed =
+        Signer::new(ak, sk).sign(&date, &[("ctyun-eop-request-id", "r1"), ("eop-date", &date)], "", body.as_bytes());
     let headers = [
         ("content-type".to_string(), "application/json".to_string()),
         ("ctyun-eop-request-id".to_string(), "r1".to_string()),
         ("eop-date".to_string(), date),
         ("appkey".to_string(), appkey.to_string()),
-        ("eop-authorization".to_string(), format!("{ak} Headers=ctyun-eop-request-id;eop-date Signature={signature}")),
+        ("eop-authorization".to_string(), signed.authorization),
     ];
     let (_, text) = http(addr, "POST", "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect", &headers, &body)?;
     serde_json::from_str::<serde_json::Value>(&text).ok()?["code"].as_i64()

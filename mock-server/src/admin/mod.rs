@@ -7,20 +7,18 @@ mod routes;
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{HeaderMap, Method, Response, StatusCode};
+use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::registry::{Change, Registry};
+use crate::registry::Change;
+use crate::shared::Shared;
 
 /// Where the control API lives: a prefix no vendor path can start with.
-pub const PREFIX: &str = "/__mock/";
+pub(crate) const PREFIX: &str = "/__mock/";
 
 /// The control API's own error: an HTTP status and a message.
 #[derive(Debug)]
-pub struct Failure(pub StatusCode, pub String);
+pub(crate) struct Failure(pub StatusCode, pub String);
 
 impl From<Change> for Failure {
     fn from(change: Change) -> Failure {
@@ -35,7 +33,7 @@ impl From<Change> for Failure {
 /// A control request, with its body already read (bounded by the body limit of an
 /// unknown route: nothing is kept, so bodies are capped separately below).
 #[derive(Debug)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub method: &'a Method,
     pub path: &'a str,
     pub headers: &'a HeaderMap,
@@ -43,17 +41,13 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
-/// Answers a control request.
-pub fn handle(registry: &Registry, token: Option<&str>, req: &Request<'_>) -> Response<Full<Bytes>> {
-    let result = authorise(token, req).and_then(|()| routes::route(registry, req));
-    let (status, body) = match result {
+/// Answers a control request: a status and a JSON body, which `respond` writes.
+pub(crate) fn handle(shared: &Shared, req: &Request<'_>) -> (StatusCode, Value) {
+    let result = authorise(shared.admin_token.as_deref(), req).and_then(|()| routes::route(shared, req));
+    match result {
         Ok((status, body)) => (status, body),
         Err(Failure(status, message)) => (status, json!({ "error": message })),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(format!("{body:#}\n"))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    }
 }
 
 fn authorise(token: Option<&str>, req: &Request<'_>) -> Result<(), Failure> {
@@ -103,6 +97,7 @@ pub(crate) fn json_body(body: &[u8]) -> Result<Value, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::HeaderValue;
 
     fn request<'a>(peer: &str, headers: &'a HeaderMap) -> Request<'a> {
         Request { method: &Method::GET, path: "/__mock/clock", headers, peer: peer.parse().expect("ip"), body: b"" }

@@ -7,11 +7,16 @@ use super::{json_body, Failure, Request, PREFIX};
 use crate::billing;
 use crate::catalogue::Catalogue;
 use crate::clock::{format_eop_date, parse_eop_date};
+use crate::journal::Stats;
 use crate::registry::{AccountCell, ApiSet, App, Registry};
+use crate::shared::Shared;
 
 type Answer = Result<(StatusCode, Value), Failure>;
 
-pub fn route(registry: &Registry, req: &Request<'_>) -> Answer {
+/// Runs a control request; every change it makes is handed to the store.
+pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
+    let registry = &shared.registry;
+    let stats = &shared.journal.stats;
     let rest = req.path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let body = || json_body(req.body);
@@ -19,46 +24,52 @@ pub fn route(registry: &Registry, req: &Request<'_>) -> Answer {
     match (req.method, segments.as_slice()) {
         (&Method::POST, ["accounts"]) => {
             let b = body()?;
-            let cell = registry.create_account(text(&b, "ak")?, text(&b, "sk")?)?;
+            let (cell, event) = registry.create_account(text(&b, "ak")?, text(&b, "sk")?)?;
+            shared.keep(&event);
             Ok((StatusCode::CREATED, json!({ "ak": cell.ak, "sk": cell.sk })))
         }
-        (&Method::GET, ["accounts", ak]) => ok(account_view(registry, &*account(registry, ak)?)),
+        (&Method::GET, ["accounts", ak]) => ok(account_view(registry, stats, &*account(registry, ak)?)),
         (&Method::POST, ["accounts", ak, "apps"]) => {
             let (cell, b) = (account(registry, ak)?, body()?);
             let name = text(&b, "name")?.ok_or_else(|| bad("send {\"name\": \"4 to 15 characters\"}"))?;
             let description = text(&b, "description")?.unwrap_or_default();
-            let app = registry.create_app(&cell, &name, &description, text(&b, "appkey")?)?;
+            let (app, event) = registry.create_app(&cell, &name, &description, text(&b, "appkey")?)?;
+            shared.keep(&event);
             Ok((StatusCode::CREATED, app_view(&app)))
         }
         (&Method::GET, ["accounts", ak, "clock"]) => ok(clock_view(registry, Some(&*account(registry, ak)?))),
         (&Method::POST, ["accounts", ak, "clock"]) => {
             let cell = account(registry, ak)?;
             let target = move_to(&body()?, registry.now_ms(&cell))?;
-            registry.set_offset(&cell, target - registry.clock().now_ms());
+            shared.keep(&registry.set_offset(&cell, target - registry.clock().now_ms()));
             ok(clock_view(registry, Some(&cell)))
         }
         (&Method::POST, ["accounts", ak, "reset"]) => {
             let cell = account(registry, ak)?;
-            registry.reset(&cell);
-            ok(account_view(registry, &cell))
+            shared.keep(&registry.reset(&cell));
+            stats.forget(&cell.ak);
+            ok(account_view(registry, stats, &cell))
         }
         (&Method::GET, ["apps", appkey]) => ok(app_view(&app(registry, appkey)?.1)),
         (&Method::POST, ["apps", appkey, "apis", api]) => {
             let (cell, _) = app(registry, appkey)?;
             known_api(api)?;
-            registry.enable(&cell, appkey, api)?;
+            if let Some(event) = registry.enable(&cell, appkey, api)? {
+                shared.keep(&event);
+            }
             ok(app_view(&app(registry, appkey)?.1))
         }
         (&Method::POST, ["apps", appkey, "apis", api, "free-quota"]) => {
             let (cell, _) = app(registry, appkey)?;
-            Ok((StatusCode::CREATED, billing::claim_free(registry, &cell, appkey, api)?))
+            let (shown, event) = billing::claim_free(registry, &cell, appkey, api)?;
+            shared.keep(&event);
+            Ok((StatusCode::CREATED, shown))
         }
         (&Method::POST, ["apps", appkey, "apis", api, "packages"]) => {
             let (cell, b) = (app(registry, appkey)?.0, body()?);
-            Ok((
-                StatusCode::CREATED,
-                billing::buy(registry, &cell, appkey, api, number(&b, "size")?, number(&b, "calls")?)?,
-            ))
+            let (shown, event) = billing::buy(registry, &cell, appkey, api, number(&b, "size")?, number(&b, "calls")?)?;
+            shared.keep(&event);
+            Ok((StatusCode::CREATED, shown))
         }
         (&Method::POST, ["apps", appkey, "limits"]) => {
             let (cell, b) = (app(registry, appkey)?.0, body()?);
@@ -70,11 +81,11 @@ pub fn route(registry: &Registry, req: &Request<'_>) -> Answer {
                         .ok_or_else(|| bad("`concurrency` is a whole number or null"))?,
                 ),
             };
-            registry.set_concurrency(&cell, appkey, limit)?;
+            shared.keep(&registry.set_concurrency(&cell, appkey, limit)?);
             ok(app_view(&app(registry, appkey)?.1))
         }
         (&Method::GET, ["apps", appkey, "usage"]) => ok(billing::usage(registry, &app(registry, appkey)?.0, appkey)?),
-        (&Method::GET, ["apps", appkey, "stats"]) => ok(stats_view(&app(registry, appkey)?.0, appkey)),
+        (&Method::GET, ["apps", appkey, "stats"]) => ok(stats_view(stats, &app(registry, appkey)?.0, appkey)),
         (&Method::GET, ["clock"]) => ok(clock_view(registry, None)),
         (&Method::POST, ["clock"]) => {
             let target = move_to(&body()?, registry.clock().now_ms())?;
@@ -164,7 +175,7 @@ pub(crate) fn duration_ms(text: &str) -> Option<i64> {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        "y" => crate::billing::ledger::YEAR_MS,
+        "y" => crate::ledger::YEAR_MS,
         _ => return None,
     };
     n.checked_mul(unit_ms)
@@ -191,23 +202,19 @@ fn app_view(app: &App) -> Value {
     json!({ "name": app.name, "description": app.description, "appkey": app.appkey, "apis": apis, "max_concurrency": app.max_concurrency })
 }
 
-fn account_view(registry: &Registry, cell: &AccountCell) -> Value {
-    let state = cell.lock();
-    let apps: Vec<Value> = state.apps.iter().map(|a| app_view(a)).collect();
+fn account_view(registry: &Registry, stats: &Stats, cell: &AccountCell) -> Value {
+    let apps: Vec<Value> = cell.lock().apps.iter().map(|a| app_view(a)).collect();
+    let counted = stats.account(&cell.ak);
     let refused: serde_json::Map<String, Value> =
-        state.stats.refused.iter().map(|(c, n)| (c.to_string(), json!(n))).collect();
-    let alerts = &state.stats.alerts;
-    let view = json!({ "ak": cell.ak, "apps": apps, "refused": refused, "alerts": alerts });
-    drop(state);
-    let mut view = view;
+        counted.refused.iter().map(|(c, n)| (c.to_string(), json!(n))).collect();
+    let mut view = json!({ "ak": cell.ak, "apps": apps, "refused": refused, "alerts": counted.alerts });
     view["clock"] = clock_view(registry, Some(cell));
     view
 }
 
-fn stats_view(cell: &AccountCell, appkey: &str) -> Value {
-    let state = cell.lock();
-    let apis: serde_json::Map<String, Value> = state
-        .stats
+fn stats_view(stats: &Stats, cell: &AccountCell, appkey: &str) -> Value {
+    let counted = stats.account(&cell.ak);
+    let apis: serde_json::Map<String, Value> = counted
         .apis
         .iter()
         .filter(|((key, _), _)| key == appkey)
@@ -220,12 +227,37 @@ fn stats_view(cell: &AccountCell, appkey: &str) -> Value {
             (api.clone(), view)
         })
         .collect();
-    json!({ "appkey": appkey, "apis": apis, "alerts": state.stats.alerts })
+    json!({ "appkey": appkey, "apis": apis, "alerts": counted.alerts })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::duration_ms;
+    use hyper::HeaderMap;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn post(shared: &Shared, path: &str, body: &str) -> Answer {
+        let headers = HeaderMap::new();
+        let req = Request {
+            method: &Method::POST,
+            path,
+            headers: &headers,
+            peer: [127, 0, 0, 1].into(),
+            body: body.as_bytes(),
+        };
+        route(shared, &req)
+    }
+
+    #[test]
+    fn the_control_api_refuses_an_empty_appkey_as_the_config_does() {
+        let shared = Shared::new(&Config::default()).expect("state");
+        let refused = post(&shared, "/__mock/accounts/mock-ak/apps", r#"{"name": "cameras", "appkey": ""}"#);
+        let Err(Failure(status, message)) = refused else { panic!("an empty appkey was accepted") };
+        assert_eq!((status, message.as_str()), (StatusCode::BAD_REQUEST, "`appkey` must be non-empty printable ascii"));
+        let created = post(&shared, "/__mock/accounts/mock-ak/apps", r#"{"name": "cameras", "appkey": "cam-1"}"#);
+        assert_eq!(created.map(|(status, _)| status).ok(), Some(StatusCode::CREATED));
+    }
 
     #[test]
     fn durations_read_their_units() {

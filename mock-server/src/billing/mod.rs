@@ -2,56 +2,44 @@
 //! API, and the charge for each call — reserved before the capability runs, committed only
 //! when it answers code 0, released otherwise. Free APIs only need enabling.
 
-pub mod ledger;
-pub mod store;
-
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use crate::catalogue::{code, Catalogue, Endpoint};
 use crate::clock::format_eop_date;
+use crate::ledger::{self, Denied, Kind, Ledger, PACKAGE_SIZES};
+use crate::outcome::Charge;
 use crate::refuse;
-use crate::registry::{AccountCell, Change, Registry};
+use crate::registry::{AccountCell, Change, Event, Registry};
 use crate::respond::Refusal;
-use ledger::{Denied, Kind, Ledger, PACKAGE_SIZES};
-use store::Event;
 
 /// A call reserved on a ledger. Settle it with the outcome; dropping it unsettled
 /// releases the call, so an abandoned request never costs one.
 #[derive(Debug)]
-pub struct Ticket<'r> {
-    registry: &'r Registry,
+pub(crate) struct Ticket {
     account: Arc<AccountCell>,
     key: (String, String),
     package: Option<u64>,
     now_ms: i64,
 }
 
-impl Ticket<'_> {
-    /// Commits the call if `succeeded`, releases it otherwise.
-    pub fn settle(mut self, succeeded: bool) {
-        let Some(id) = self.package.take() else { return };
-        let mut guard = self.account.lock();
-        let state = &mut *guard;
-        let Some(ledger) = state.ledgers.get_mut(&self.key) else { return };
-        if succeeded {
-            ledger.commit(id);
-            let (remaining, valid) = (ledger.remaining(self.now_ms), ledger.valid_calls(self.now_ms));
-            if remaining == 0 || remaining == valid / 10 {
-                let (appkey, api) = &self.key;
-                let message = format!("app `{appkey}` has {remaining} of {valid} calls left for {api}");
-                state.stats.alert(self.now_ms, if remaining == 0 { "calls_used_up" } else { "calls_low" }, message);
-            }
-            drop(guard);
-            self.registry.log(&Event::Use { appkey: self.key.0.clone(), api: self.key.1.clone(), package: id });
-        } else {
+impl Ticket {
+    /// Commits the call if `succeeded`, releases it otherwise; returns the charge made.
+    pub fn settle(mut self, succeeded: bool) -> Option<Charge> {
+        let id = self.package.take()?;
+        let mut state = self.account.lock();
+        let ledger = state.ledgers.get_mut(&self.key)?;
+        if !succeeded {
             ledger.release(id);
+            return None;
         }
+        ledger.commit(id);
+        Some(Charge { package: id, remaining: ledger.remaining(self.now_ms), valid: ledger.valid_calls(self.now_ms) })
     }
 }
 
-impl Drop for Ticket<'_> {
+impl Drop for Ticket {
     fn drop(&mut self) {
         if let Some(id) = self.package.take() {
             if let Some(ledger) = self.account.lock().ledgers.get_mut(&self.key) {
@@ -62,15 +50,15 @@ impl Drop for Ticket<'_> {
 }
 
 /// Reserves one call of `endpoint` for `appkey`, or refuses with 51001/51002/51003.
-pub fn reserve<'r>(
-    registry: &'r Registry,
+pub(crate) fn reserve(
+    registry: &Registry,
     account: &Arc<AccountCell>,
     appkey: &str,
     endpoint: &Endpoint,
-) -> Result<Ticket<'r>, Refusal> {
+) -> Result<Ticket, Refusal> {
     let key = (appkey.to_string(), endpoint.name.clone());
     let now = registry.now_ms(account);
-    let mut ticket = Ticket { registry, account: account.clone(), key, package: None, now_ms: now };
+    let mut ticket = Ticket { account: account.clone(), key, package: None, now_ms: now };
     if !endpoint.paid {
         return Ok(ticket);
     }
@@ -111,7 +99,12 @@ fn paid_api(cell: &AccountCell, appkey: &str, api: &str) -> Result<(), Change> {
 }
 
 /// Claims the yearly free quota of a paid API.
-pub fn claim_free(registry: &Registry, cell: &AccountCell, appkey: &str, api: &str) -> Result<Value, Change> {
+pub(crate) fn claim_free(
+    registry: &Registry,
+    cell: &AccountCell,
+    appkey: &str,
+    api: &str,
+) -> Result<(Value, Event), Change> {
     paid_api(cell, appkey, api)?;
     let now = registry.now_ms(cell);
     let mut state = cell.lock();
@@ -121,19 +114,18 @@ pub fn claim_free(registry: &Registry, cell: &AccountCell, appkey: &str, api: &s
     })?;
     let shown = package_json(package, now);
     drop(state);
-    registry.log(&Event::Claim { appkey: appkey.into(), api: api.into(), at_ms: now });
-    Ok(shown)
+    Ok((shown, Event::Claim { appkey: appkey.into(), api: api.into(), at_ms: now }))
 }
 
 /// Buys a package: `size` one of the vendor's, or `calls` any count (the emulator's own).
-pub fn buy(
+pub(crate) fn buy(
     registry: &Registry,
     cell: &AccountCell,
     appkey: &str,
     api: &str,
     size: Option<u64>,
     calls: Option<u64>,
-) -> Result<Value, Change> {
+) -> Result<(Value, Event), Change> {
     paid_api(cell, appkey, api)?;
     let (kind, calls) = match (size, calls) {
         (Some(size), None) if PACKAGE_SIZES.contains(&size) => (Kind::Paid, size),
@@ -153,13 +145,12 @@ pub fn buy(
     let mut state = cell.lock();
     let shown = package_json(state.ledgers.entry((appkey.into(), api.into())).or_default().buy(kind, calls, now), now);
     drop(state);
-    registry.log(&Event::Buy { appkey: appkey.into(), api: api.into(), kind, calls, at_ms: now });
-    Ok(shown)
+    Ok((shown, Event::Buy { appkey: appkey.into(), api: api.into(), kind, calls, at_ms: now }))
 }
 
 /// Usage details of an app, as the vendor console shows them: per API, enabled or not,
 /// and per package the calls used and left.
-pub fn usage(registry: &Registry, cell: &AccountCell, appkey: &str) -> Result<Value, Change> {
+pub(crate) fn usage(registry: &Registry, cell: &AccountCell, appkey: &str) -> Result<Value, Change> {
     let app = cell.app(appkey).ok_or_else(|| Change::NotFound(format!("no app `{appkey}` in this account")))?;
     let now = registry.now_ms(cell);
     let state = cell.lock();

@@ -12,8 +12,9 @@
 //! 9. the app has enabled this API (50002)
 
 mod diagnose;
-pub mod route;
-pub mod signature;
+mod keys;
+mod route;
+pub(crate) mod signature;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,15 +29,16 @@ use crate::refuse;
 use crate::registry::{AccountCell, App, Registry};
 use crate::respond::Refusal;
 
-pub use route::{Resolved, Router};
+use keys::Keys;
+pub(crate) use route::{Resolved, Router};
 use signature::{Authorization, REQUIRED_SIGNED};
 
 /// How far `eop-date` may be from the server's clock, either way.
-pub const DATE_WINDOW_SECS: i64 = 15 * 60;
+pub(crate) const DATE_WINDOW_SECS: i64 = 15 * 60;
 
 /// The parts of a request the gateway looks at; the body has been read once already.
 #[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub method: &'a Method,
     pub path: &'a str,
     pub query: &'a str,
@@ -54,22 +56,27 @@ impl Request<'_> {
 
 /// A request the gateway let through: the endpoint it calls and the app it bills.
 #[derive(Debug, Clone)]
-pub struct Admitted {
+pub(crate) struct Admitted {
     pub endpoint: &'static Endpoint,
     pub account: Arc<AccountCell>,
     pub app: Arc<App>,
 }
 
-/// The gateway's state: routes, and the accounts (whose clocks `eop-date` is checked on).
+/// The gateway's own state: routes and the signing-key cache. The accounts it checks
+/// requests against are the registry's, passed in.
 #[derive(Debug)]
-pub struct Gateway {
+pub(crate) struct Gateway {
     pub router: Router,
-    pub registry: Registry,
+    keys: Keys,
 }
 
 impl Gateway {
+    pub fn new(router: Router) -> Gateway {
+        Gateway { router, keys: Keys::default() }
+    }
+
     /// Runs checks 1–9 in order; the first failure is the answer.
-    pub fn admit(&self, req: &Request<'_>, resolved: Resolved<'_>) -> Result<Admitted, Refusal> {
+    pub fn admit(&self, registry: &Registry, req: &Request<'_>, resolved: Resolved<'_>) -> Result<Admitted, Refusal> {
         check_request_type(req)?;
         let endpoint = match resolved {
             Resolved::Endpoint(e) => e,
@@ -88,8 +95,8 @@ impl Gateway {
                 ))
             }
         };
-        let account = self.verify_signature(req)?;
-        let app = self.check_appkey(req, &account)?;
+        let account = self.verify_signature(registry, req)?;
+        let app = check_appkey(registry, req, &account)?;
         check_ip(req, &app, endpoint)?;
         if !app.apis.contains(&endpoint.name) {
             return Err(refuse!(
@@ -104,7 +111,7 @@ impl Gateway {
     }
 
     /// Checks 3–6: the account whose SK signed this request.
-    fn verify_signature(&self, req: &Request<'_>) -> Result<Arc<AccountCell>, Refusal> {
+    fn verify_signature(&self, registry: &Registry, req: &Request<'_>) -> Result<Arc<AccountCell>, Refusal> {
         let value = req.header("eop-authorization").ok_or_else(|| {
             refuse!(code::SIGNATURE, "no Eop-Authorization header: sign the request (see the readme)")
         })?;
@@ -114,8 +121,7 @@ impl Gateway {
                 "the Eop-Authorization header is malformed: {why}; expected `<ak> Headers=<h1;h2> Signature=<base64>`"
             )
         })?;
-        let account = self
-            .registry
+        let account = registry
             .account(&auth.ak)
             .ok_or_else(|| refuse!(code::AK_UNKNOWN, "no account has the ak `{}`", auth.ak))?;
         let mut signed: Vec<(&str, std::borrow::Cow<'_, str>)> = Vec::with_capacity(auth.headers.len());
@@ -137,20 +143,20 @@ impl Gateway {
         let date = clock::parse_eop_date(&eop_date).ok_or_else(|| {
             refuse!(code::SIGNATURE, "eop-date `{eop_date}` is not yyyymmddTHHMMSSZ (Beijing time with a literal Z)")
         })?;
-        let now = self.registry.now_ms(&account).div_euclid(1000);
+        let now = registry.now_ms(&account).div_euclid(1000);
         if (date - now).abs() > DATE_WINDOW_SECS {
             return Err(refuse!(code::SIGNATURE, "{}", diagnose::date_out_of_window(&eop_date, date, now)));
         }
         let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_ref())).collect();
         let sts = signature::string_to_sign(&pairs, req.query, &req.body.sha256_hex);
-        let key = account.signing_key(&eop_date);
+        let key = self.keys.get(&account, &eop_date);
         if signature::verify(&key, &sts, &auth.signature) {
             return Ok(account);
         }
         let mismatch = diagnose::Mismatch {
             auth: &auth,
             account: &account,
-            registry: &self.registry,
+            registry,
             eop_date: &eop_date,
             pairs: &pairs,
             req,
@@ -158,23 +164,24 @@ impl Gateway {
         };
         Err(refuse!(code::SIGNATURE, "{}", mismatch.explain()))
     }
+}
 
-    /// Check 7: the appkey names an app of the signing account.
-    fn check_appkey(&self, req: &Request<'_>, account: &AccountCell) -> Result<Arc<App>, Refusal> {
-        let appkey = req.header("appkey").ok_or_else(|| {
-            refuse!(code::APPKEY_MISSING, "no appkey header: send the app's appkey (it need not be signed)")
-        })?;
-        if let Some(app) = account.app(&appkey) {
-            return Ok(app);
-        }
-        match self.registry.owner(&appkey).map(|cell| cell.ak.clone()) {
-            Some(owner) => Err(refuse!(
-                code::APPKEY_INVALID,
-                "appkey `{appkey}` belongs to another account (ak `{owner}`), not to ak `{}`",
-                account.ak
-            )),
-            None => Err(refuse!(code::APPKEY_INVALID, "no app has the appkey `{appkey}`")),
-        }
+/// Check 7: the appkey names an app of the signing account. The one time a request locks
+/// its account before billing.
+fn check_appkey(registry: &Registry, req: &Request<'_>, account: &AccountCell) -> Result<Arc<App>, Refusal> {
+    let appkey = req.header("appkey").ok_or_else(|| {
+        refuse!(code::APPKEY_MISSING, "no appkey header: send the app's appkey (it need not be signed)")
+    })?;
+    if let Some(app) = account.app(&appkey) {
+        return Ok(app);
+    }
+    match registry.owner(&appkey).map(|cell| cell.ak.clone()) {
+        Some(owner) => Err(refuse!(
+            code::APPKEY_INVALID,
+            "appkey `{appkey}` belongs to another account (ak `{owner}`), not to ak `{}`",
+            account.ak
+        )),
+        None => Err(refuse!(code::APPKEY_INVALID, "no app has the appkey `{appkey}`")),
     }
 }
 

@@ -54,19 +54,6 @@ impl Router {
             Some(paths) => paths.get(tail).map_or(Resolved::UnknownPath { api_id }, |e| Resolved::Endpoint(e)),
         }
     }
-
-    /// Every served route as a full path, for the banner and the docs.
-    pub fn paths(&self) -> Vec<(String, &'static str)> {
-        let mut out: Vec<_> = self
-            .apis
-            .iter()
-            .flat_map(|(id, paths)| {
-                paths.iter().map(move |(p, e)| (format!("{}{id}/{p}", self.prefix), e.name.as_str()))
-            })
-            .collect();
-        out.sort();
-        out
-    }
 }
 
 #[cfg(test)]

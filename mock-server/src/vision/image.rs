@@ -10,7 +10,6 @@ use super::{decode_image_base64, dimensions, sniff, Base64Error, ImageFormat, Sn
 #[derive(Debug, Clone)]
 pub struct Image {
     pub bytes: Vec<u8>,
-    pub format: ImageFormat,
     pub width: u32,
     pub height: u32,
     /// SHA-256 of the bytes, computed at most once and only if asked for.
@@ -51,7 +50,7 @@ impl Image {
             Sniffed::Unknown => return Err(ImageError::NotAnImage),
         };
         let (width, height) = dimensions(&bytes).ok_or(ImageError::BrokenHeader(format.name()))?;
-        Ok(Image { bytes, format, width, height, digest: OnceLock::new() })
+        Ok(Image { bytes, width, height, digest: OnceLock::new() })
     }
 
     pub fn digest(&self) -> &[u8; 32] {

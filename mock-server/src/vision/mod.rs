@@ -11,7 +11,7 @@ pub mod rng;
 pub mod scene;
 
 pub use self::base64::{decode_image_base64, Base64Error};
-pub use self::detect::{detections, Detection, Wear};
+pub use self::detect::{detections, Wear};
 pub use self::image::{names, Image, ImageError};
 
 use serde::Deserialize;

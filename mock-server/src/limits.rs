@@ -1,0 +1,61 @@
+//! Concurrency slots: how many requests of each app are being served, for the app's
+//! `max_concurrency` (40029). Its own lock, apart from the accounts: a place is taken
+//! before billing and given back when the response is written.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::registry::App;
+
+/// Requests in flight, per appkey.
+#[derive(Debug, Default)]
+pub(crate) struct Limits {
+    /// appkey → requests being served now. A std `Mutex`: one map update per request.
+    in_flight: Mutex<HashMap<String, u32>>,
+}
+
+/// A place in an app's concurrency limit, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Slot<'a> {
+    limits: &'a Limits,
+    appkey: String,
+}
+
+impl Limits {
+    /// Takes a place among the app's requests in flight, or says how many there are when
+    /// the app's limit is reached. Apps without a limit are counted too, so a limit set
+    /// while requests are in flight counts them.
+    pub fn enter(&self, app: &App) -> Result<Slot<'_>, u32> {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = in_flight.entry(app.appkey.clone()).or_default();
+        if app.max_concurrency.is_some_and(|limit| *n >= limit) {
+            return Err(*n);
+        }
+        *n += 1;
+        Ok(Slot { limits: self, appkey: app.appkey.clone() })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.limits.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = in_flight.get_mut(&self.appkey) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_is_given_back_when_its_slot_drops() {
+        let limits = Limits::default();
+        let app = App { max_concurrency: Some(1), ..App::new("cams", "", "k") };
+        let slot = limits.enter(&app).expect("a free place");
+        assert_eq!(limits.enter(&app).err(), Some(1));
+        drop(slot);
+        assert!(limits.enter(&app).is_ok());
+    }
+}

@@ -1,0 +1,55 @@
+//! The record of one served request, made once the answer is decided and rendered. The
+//! journal, the counters and the store read it; none of them reaches back into the
+//! registry or the pipeline.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::registry::Event;
+
+/// One served request.
+#[derive(Debug)]
+pub(crate) struct Outcome<'a> {
+    pub peer: SocketAddr,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The endpoint the path names, if any.
+    pub endpoint: Option<&'a str>,
+    pub request_id: &'a str,
+    /// The account the request was signed for, when its AK is known.
+    pub ak: Option<&'a str>,
+    /// The app the gateway admitted the request for (then `ak` is its owner).
+    pub appkey: Option<&'a str>,
+    /// Now on the account's clock, when `ak` is known: alerts are dated with it.
+    pub at_ms: i64,
+    pub status: u16,
+    /// The vendor code answered; 0 for a success.
+    pub code: u32,
+    /// The explanation sent in `x-mock-reason`, for a refusal.
+    pub reason: Option<&'a str>,
+    pub elapsed: Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The call charged to a package, when the API is paid and the answer was code 0.
+    pub charge: Option<Charge>,
+    /// The answer was forced by a fault rather than decided by the pipeline (none yet).
+    pub forced: bool,
+}
+
+/// A call charged to a package, and what the ledger holds after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Charge {
+    pub package: u64,
+    /// Calls still available in valid packages.
+    pub remaining: u64,
+    /// Calls in valid packages, used or not.
+    pub valid: u64,
+}
+
+impl Outcome<'_> {
+    /// The change a store keeps for this request: the call charged, if any.
+    pub fn event(&self) -> Option<Event> {
+        let (charge, appkey, api) = (self.charge?, self.appkey?, self.endpoint?);
+        Some(Event::Use { appkey: appkey.into(), api: api.into(), package: charge.package })
+    }
+}
