@@ -32,6 +32,7 @@ pub mod capabilities;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
+pub mod faults;
 pub mod gateway;
 pub mod journal;
 pub mod make_image;
