@@ -17,6 +17,7 @@ use crate::body::{self, ReadError, Received};
 use crate::capabilities;
 use crate::catalogue::{code, Catalogue, Endpoint};
 use crate::config::Config;
+use crate::faults::Faults;
 use crate::gateway::{self, Admitted, Gateway, Resolved, Router};
 use crate::journal::{Entry, Journal};
 use crate::refuse;
@@ -35,6 +36,8 @@ pub struct Shared {
     pub gateway: Gateway,
     pub renderer: Renderer,
     pub journal: Journal,
+    /// Fault rules per account and the fault rate.
+    pub faults: Faults,
     /// The control API's token; without one it answers loopback callers only.
     admin_token: Option<String>,
     /// Connections served at once; one more gets a 503.
@@ -52,7 +55,12 @@ impl Shared {
                 .map_err(|e| std::io::Error::new(e.kind(), format!("state file {}: {e}", path.display())))?;
             registry.attach(store);
         }
+        let faults = Faults::new(config.seed, config.fault_rate);
+        for (ak, rule) in &config.rules {
+            faults.add(ak, rule.clone()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        }
         Ok(Shared {
+            faults,
             gateway: Gateway { router: Router::new(&config.routes), registry },
             renderer: Renderer { status_overrides: config.status_overrides.clone() },
             journal: Journal { log_all: config.log_all, quiet: config.quiet },
@@ -195,7 +203,7 @@ async fn control(
         peer: peer.ip(),
         body: &body,
     };
-    admin::handle(shared.registry(), shared.admin_token.as_deref(), &req)
+    admin::handle(shared.registry(), &shared.faults, shared.admin_token.as_deref(), &req)
 }
 
 /// How much of the body to keep, and where to stop reading. A body between the two is

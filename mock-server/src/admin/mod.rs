@@ -1,5 +1,5 @@
 //! The control API under `/__mock/`: create accounts and apps, enable APIs, claim the free
-//! quota, buy packages, read usage and counters, move clocks, reset accounts. JSON in and
+//! quota, buy packages, read usage and counters, move clocks, arm fault rules, reset accounts. JSON in and
 //! out, no signature; served to loopback callers only, unless a token is configured, and
 //! then to whoever presents it in `x-mock-token`. The routes are listed in `docs/control-api.md`.
 
@@ -13,6 +13,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use serde_json::{json, Value};
 
+use crate::faults::Faults;
 use crate::registry::{Change, Registry};
 
 /// Where the control API lives: a prefix no vendor path can start with.
@@ -44,8 +45,8 @@ pub struct Request<'a> {
 }
 
 /// Answers a control request.
-pub fn handle(registry: &Registry, token: Option<&str>, req: &Request<'_>) -> Response<Full<Bytes>> {
-    let result = authorise(token, req).and_then(|()| routes::route(registry, req));
+pub fn handle(registry: &Registry, faults: &Faults, token: Option<&str>, req: &Request<'_>) -> Response<Full<Bytes>> {
+    let result = authorise(token, req).and_then(|()| routes::route(registry, faults, req));
     let (status, body) = match result {
         Ok((status, body)) => (status, body),
         Err(Failure(status, message)) => (status, json!({ "error": message })),
