@@ -17,12 +17,13 @@ use crate::body::{self, ReadError, Received};
 use crate::capabilities;
 use crate::catalogue::{code, Catalogue, Endpoint};
 use crate::config::Config;
-use crate::faults::Faults;
+use crate::faults::FaultBody;
+use crate::faults::{self, apply, Action, Faults, Forced, Shape};
 use crate::gateway::{self, Admitted, Gateway, Resolved, Router};
 use crate::journal::{Entry, Journal};
 use crate::refuse;
 use crate::registry::{Registry, Slot};
-use crate::respond::{Answer, Renderer};
+use crate::respond::{Answer, Refusal, Renderer};
 
 /// How long a client may take to send a body (a 250 MB body at 10 MB/s fits).
 const BODY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -44,6 +45,8 @@ pub struct Shared {
     pub max_connections: usize,
     /// Numbers the request ids the server makes up when a client sends none.
     next_id: AtomicU64,
+    /// Numbers the calls the gateway admitted: the fault rate's draw for each.
+    calls: AtomicU64,
 }
 
 impl Shared {
@@ -67,6 +70,7 @@ impl Shared {
             admin_token: config.admin_token.clone(),
             max_connections: config.max_connections.max(1),
             next_id: AtomicU64::new(1),
+            calls: AtomicU64::new(0),
         })
     }
 
@@ -76,12 +80,12 @@ impl Shared {
 }
 
 /// Serves one request.
-pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<FaultBody> {
     let started = Instant::now();
     let (parts, incoming) = request.into_parts();
     let path = parts.uri.path();
     if path.starts_with(admin::PREFIX) {
-        return control(shared, parts, incoming, peer).await;
+        return control(shared, parts, incoming, peer).await.map(FaultBody::from);
     }
     let resolved = shared.gateway.router.resolve(path);
     let endpoint = match resolved {
@@ -98,8 +102,12 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         None => format!("mock-{:016x}", shared.next_id.fetch_add(1, Ordering::Relaxed)),
     };
-    let (answer, admitted, close) = match &received {
+    let (answer, admitted, close, fault) = match &received {
         Ok(body) => {
+            let forced = match faults::forced(&parts.headers, endpoint) {
+                Ok(forced) => forced,
+                Err(message) => return apply::emulator_error(&message),
+            };
             let req = gateway::Request {
                 method: &parts.method,
                 path,
@@ -108,20 +116,25 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
                 peer: peer.ip(),
                 body,
             };
-            let decided = pipeline(shared, &req, resolved);
-            if !decided.delay.is_zero() {
+            let decided = pipeline(shared, &req, resolved, forced);
+            let wait = match decided.fault {
+                Some(Action::Shape(Shape::Latency(latency))) => decided.delay + latency,
+                _ => decided.delay,
+            };
+            if !wait.is_zero() {
                 // No lock is held here: only the app's place in its concurrency limit.
-                tokio::time::sleep(decided.delay).await;
+                tokio::time::sleep(wait).await;
             }
             drop(decided.slot);
-            (decided.answer, decided.admitted, false)
+            (decided.answer, decided.admitted, false, decided.fault)
         }
-        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, true),
+        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, true, None),
         Err(ReadError::Io(e)) => {
-            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, true)
+            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, true, None)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
+    let (response, rendered) = apply::apply(response, rendered, fault.as_ref()).await;
     let ak = parts.headers.get("eop-authorization").and_then(|v| v.to_str().ok()?.split_whitespace().next());
     let bytes_out = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
     shared.journal.record(
@@ -151,17 +164,43 @@ struct Decided {
     delay: Duration,
     /// The app's place in its concurrency limit, held until the response is written.
     slot: Option<Slot>,
+    /// A forced code, a fired rule or the fault rate's draw.
+    fault: Option<Action>,
 }
 
-/// Gateway, then the app's concurrency limit, then billing, then capability; the charge
-/// is settled by the outcome.
-fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> Decided {
-    let refused =
-        |refusal, admitted| Decided { answer: Answer::Refused(refusal), admitted, delay: Duration::ZERO, slot: None };
+/// Gateway, then faults, then the app's concurrency limit, then billing, then capability;
+/// the charge is settled by the outcome. A forced code or a fired rule that answers by
+/// itself replaces everything after the gateway, so it is never charged.
+fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>, forced: Option<Forced>) -> Decided {
+    let refused = |refusal, admitted| Decided {
+        answer: Answer::Refused(refusal),
+        admitted,
+        delay: Duration::ZERO,
+        slot: None,
+        fault: None,
+    };
+    if let Some(Forced::BeforeGateway(code)) = forced {
+        return refused(refuse!(code, "forced by {}: {code}", faults::FORCE_HEADER), None);
+    }
     let admitted = match shared.gateway.admit(req, resolved) {
         Ok(admitted) => admitted,
         Err(refusal) => return refused(refusal, None),
     };
+    let fault = fault_for(shared, &admitted, forced);
+    if let Some(action) = fault.as_ref().filter(|a| !matches!(a, Action::Shape(_))) {
+        let refusal = match action {
+            // A message that names a frame names the first.
+            Action::Code(code) => Refusal { index: Some(1), ..refuse!(*code, "{}", fault_reason(forced)) },
+            Action::Throttle { retry_after_s } => refuse!(
+                code::THROTTLED,
+                "a throttle rule holds app `{}` to its rate; retry after {retry_after_s} s",
+                admitted.app.name
+            ),
+            // Rendered by `faults::apply`, which replaces this placeholder's status and body.
+            _ => refuse!(code::INTERNAL, "{}", fault_reason(forced)),
+        };
+        return Decided { fault, ..refused(refusal, Some(admitted)) };
+    }
     let slot = match admitted.account.enter(&admitted.app) {
         Ok(slot) => slot,
         Err(n) => {
@@ -178,8 +217,26 @@ fn pipeline(shared: &Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>)
         Err(refusal) => return refused(refusal, Some(admitted)),
     };
     let (answer, delay) = capabilities::handle(admitted.endpoint, req.body);
-    ticket.settle(matches!(answer, Answer::Success { .. }));
-    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot) }
+    let whole = fault.as_ref().map_or(true, Action::charges);
+    ticket.settle(whole && matches!(answer, Answer::Success { .. }));
+    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot), fault }
+}
+
+/// The forced code, else the account's rules and the fault rate.
+fn fault_for(shared: &Shared, admitted: &Admitted, forced: Option<Forced>) -> Option<Action> {
+    if let Some(Forced::AfterGateway(code)) = forced {
+        return Some(Action::Code(code));
+    }
+    let call = shared.calls.fetch_add(1, Ordering::Relaxed);
+    let now = shared.registry().now_ms(&admitted.account);
+    shared.faults.decide(&admitted.account.ak, &admitted.app.appkey, &admitted.endpoint.name, call, now)
+}
+
+fn fault_reason(forced: Option<Forced>) -> String {
+    match forced {
+        Some(_) => format!("forced by {}", faults::FORCE_HEADER),
+        None => "answered by a fault rule or --fault-rate; GET /__mock/accounts/{ak}/rules lists the rules".into(),
+    }
 }
 
 /// A control-API request: its own small body limit, its own answers.

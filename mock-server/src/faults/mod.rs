@@ -6,6 +6,7 @@
 //! server's `--seed` and the rule's id; `--fault-rate` hashes the server seed with the
 //! call's number. The same seed and the same calls give the same decisions.
 
+pub mod apply;
 pub mod body;
 pub mod config;
 pub mod force;
