@@ -44,7 +44,7 @@ pub async fn apply(
             replace(&mut parts, &mut rendered, status, "text/html", "a rule's gateway failure");
             FaultBody::full(gateway_page(status.as_u16()))
         }
-        Action::ResetBefore => FaultBody::abort_after(Bytes::new(), 0),
+        Action::ResetBefore => FaultBody::abort_after(bytes, 0),
         Action::Shape(Shape::Drip(rate)) => FaultBody::drip(bytes, *rate),
         Action::Shape(Shape::ResetHalf) => {
             let half = bytes.len() / 2;

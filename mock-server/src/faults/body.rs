@@ -1,9 +1,12 @@
 //! The response body every answer is sent with: whole (the usual case), dripped at a
 //! rate, or cut off by an error that makes hyper abort the connection.
 //!
-//! hyper 1 writes the head, then polls the body; an `Err` from `poll_frame` ends the
-//! connection without completing the message, so the client sees its declared
-//! `Content-Length` unmet and the socket closed. That is how "reset after half" works.
+//! hyper 1 buffers the head and polls the body; an `Err` from `poll_frame` drops the
+//! connection *and whatever is still buffered*. So an error on the first poll sends
+//! nothing at all (reset before the response), and "reset after half" yields its half,
+//! waits [`FLUSH_PAUSE`] so hyper flushes it, then errs: the client sees its declared
+//! `Content-Length` unmet and the socket closed. A body of declared length 0 is never
+//! polled, so an aborted body always declares the length of the answer it replaces.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +20,9 @@ use tokio::time::{Instant, Sleep};
 
 /// How often a dripped body sends a piece: 20 pieces a second at most.
 const DRIP_TICK: Duration = Duration::from_millis(50);
+
+/// The pause that lets hyper flush the part sent before an abort.
+const FLUSH_PAUSE: Duration = Duration::from_millis(20);
 
 /// The error that aborts a connection on purpose.
 #[derive(Debug)]
@@ -40,7 +46,7 @@ pub struct FaultBody {
 enum Kind {
     Full(Full<Bytes>),
     Drip { data: Bytes, sent: usize, bytes_per_s: u64, started: Option<Instant>, sleep: Option<Pin<Box<Sleep>>> },
-    Abort { data: Bytes, at: usize, sent: bool },
+    Abort { data: Bytes, at: usize, sent: bool, pause: Option<Pin<Box<Sleep>>> },
 }
 
 impl FaultBody {
@@ -56,7 +62,7 @@ impl FaultBody {
     /// Declares the whole length, sends the first `at` bytes, then aborts the connection.
     pub fn abort_after(data: Bytes, at: usize) -> FaultBody {
         let at = at.min(data.len());
-        FaultBody { kind: Kind::Abort { data, at, sent: false } }
+        FaultBody { kind: Kind::Abort { data, at, sent: false, pause: None } }
     }
 }
 
@@ -76,12 +82,16 @@ impl Body for FaultBody {
             Kind::Drip { data, sent, bytes_per_s, started, sleep } => {
                 poll_drip(cx, data, sent, *bytes_per_s, started, sleep)
             }
-            Kind::Abort { data, at, sent } => {
-                if *sent || *at == 0 {
+            Kind::Abort { data, at, sent, pause } => {
+                if *at == 0 {
                     return Poll::Ready(Some(Err(Aborted)));
                 }
-                *sent = true;
-                Poll::Ready(Some(Ok(Frame::data(data.slice(..*at)))))
+                if !*sent {
+                    *sent = true;
+                    return Poll::Ready(Some(Ok(Frame::data(data.slice(..*at)))));
+                }
+                let timer = pause.get_or_insert_with(|| Box::pin(tokio::time::sleep(FLUSH_PAUSE)));
+                timer.as_mut().poll(cx).map(|()| Some(Err(Aborted)))
             }
         }
     }
@@ -160,6 +170,7 @@ mod tests {
         assert_eq!(first.into_data().expect("data"), Bytes::from_static(b"01234"));
         assert!(body.frame().await.expect("a frame").is_err());
         let mut before = FaultBody::abort_after(Bytes::from_static(b"{}"), 0);
+        assert_eq!(before.size_hint().exact(), Some(2), "a declared length, so hyper polls it");
         assert!(before.frame().await.expect("a frame").is_err());
     }
 }
