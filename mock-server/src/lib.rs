@@ -23,6 +23,8 @@
 //! - [`respond`]: the only code that writes a response.
 //! - [`journal`]: the log line each request leaves, per-app counters and alerts.
 //! - [`config`]: the TOML configuration and its defaults.
+//! - [`faults`]: failures on purpose — forced codes, armed rules, the fault rate, and the
+//!   response body that drips or is cut short.
 //! - [`clock`]: the injectable clock and Beijing-time formatting.
 
 pub mod admin;
