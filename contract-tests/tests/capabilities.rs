@@ -207,6 +207,13 @@ async fn a_bad_request_gets_the_endpoints_documented_code(
     );
     assert_eq!(reply.status, entry["status"].as_u64().unwrap_or(0) as u16);
     assert!(reply.reason().contains(reason), "{case}: reason {:?} lacks {reason:?}", reply.reason());
+    // The same code forced (docs/faults.md) answers exactly as its natural trigger does;
+    // a forced 4209 names frame 1, this trigger frame 3.
+    if code != 4209 {
+        let call = s.client.call(&fixtures::path(endpoint), trigger(case)).header("x-mock-force", &code.to_string());
+        let forced = s.client.send(call).await;
+        assert_eq!((forced.status, forced.json()), (reply.status, body), "{case}: forced {code} differs");
+    }
 }
 
 #[tokio::test]

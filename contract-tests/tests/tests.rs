@@ -2,6 +2,7 @@
 
 mod billing;
 mod capabilities;
+mod faults;
 mod gateway;
 mod hat;
 mod properties;

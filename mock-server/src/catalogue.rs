@@ -188,6 +188,11 @@ impl Catalogue {
                 }
         })
     }
+
+    /// Every code the endpoint may return, gateway codes included.
+    pub fn codes_for(&self, endpoint: &str) -> Vec<u32> {
+        self.errors.iter().filter(|e| e.applies_to(endpoint)).map(|e| e.code).collect()
+    }
 }
 
 #[cfg(test)]

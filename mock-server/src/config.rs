@@ -37,6 +37,12 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Connections served at once. Memory is bounded by this times the largest body limit.
     pub max_connections: usize,
+    /// Seeds every generator of `faults` that has no seed of its own (`--seed`).
+    pub seed: u64,
+    /// The share of all calls that answer a random retryable code (`--fault-rate`).
+    pub fault_rate: f64,
+    /// Fault rules armed at start, per account ak (`[[rules]]`).
+    pub rules: Vec<(String, crate::faults::rule::Rule)>,
 }
 
 /// The default connection limit.
@@ -63,6 +69,9 @@ impl Default for Config {
             state: None,
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            seed: 0,
+            fault_rate: 0.0,
+            rules: Vec::new(),
         }
     }
 }
@@ -134,6 +143,17 @@ impl Config {
             }
             config.status_overrides.insert(code, *status.get_ref());
         }
+        for (i, rule) in raw.rules.into_iter().enumerate() {
+            let (ak, checked) = crate::faults::config::from_toml(rule.get_ref()).map_err(|problem| {
+                let (field, problem) = problem.split_once(": ").unwrap_or(("", problem.as_str()));
+                at(rule.span(), &format!("rules[{i}].{field}"), problem.to_string())
+            })?;
+            if !config.accounts.iter().any(|a| a.ak == ak) {
+                let problem = format!("no account `{ak}` in this config; declare it in [[accounts]]");
+                return Err(at(rule.span(), &format!("rules[{i}].ak"), problem));
+            }
+            config.rules.push((ak, checked));
+        }
         Ok(config)
     }
 }
@@ -155,6 +175,8 @@ struct FileToml {
     routes: Vec<RouteToml>,
     #[serde(default)]
     status: BTreeMap<String, Spanned<u16>>,
+    #[serde(default)]
+    rules: Vec<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -345,6 +367,23 @@ mod tests {
         let text = "[[accounts]]\nak = \"a\"\nsk = \"b\"\n[[accounts.apps]]\nname = \"abcd\"\nappkey = \"k\"\napis = [\"hats\"]\n";
         assert!(
             error(text).starts_with("mock.toml:7: accounts[0].apps[0].apis: unknown api `hats`; known: hat, clothes")
+        );
+    }
+
+    #[test]
+    fn fault_rules_are_read_and_a_bad_one_is_refused_with_its_line() {
+        let config =
+            Config::from_toml("mock.toml", "[[rules]]\nak = \"mock-ak\"\nendpoint = \"hat\"\nwhat = { code = 4001 }\n")
+                .expect("a good config");
+        assert_eq!(config.rules.len(), 1);
+        assert_eq!(config.rules[0].0, "mock-ak");
+        assert_eq!(
+            error("[status]\n\"10020\" = 403\n\n[[rules]]\nak = \"mock-ak\"\nwhat = { gateway = 500 }\n"),
+            "mock.toml:4: rules[0].what.gateway: 502, 503 or 504"
+        );
+        assert_eq!(
+            error("[[rules]]\nak = \"nobody\"\nwhat = { gateway = 502 }\n"),
+            "mock.toml:1: rules[0].ak: no account `nobody` in this config; declare it in [[accounts]]"
         );
     }
 

@@ -19,13 +19,16 @@
 //! - `limits`: requests in flight per app. `journal`: log lines, counters, alerts.
 //! - `outcome`: the record of a served request. `respond`: the only code that writes a
 //!   response (vendor answers, control answers, the connection limit's 503).
+//! - `faults`: every way of making a call fail on purpose: `x-mock-force`, rules armed
+//!   per account, `--fault-rate`, and the response body that drips, truncates or resets.
 //! - `admin`: the control API under `/__mock/`.
 //! - `capabilities`: one module per capability. `vision`: images and their ground truth.
 //! - `catalogue`: routes and error codes from `fixtures/`. `config`: the TOML
 //!   configuration. `clock`: the injectable clock. [`make_image`]: the subcommand.
 //!
-//! Next: `faults/` (forced codes, armed rules, image faults), the journal's request ring
-//! and lints (`journal/`), the OpenAPI document and the console page (`admin/`).
+//! Next: the image-driven faults (`--fault`, `delay_ms`) and the concurrency limit move
+//! into `faults/`; the journal's request ring and lints (`journal/`); the OpenAPI document
+//! and the console page (`admin/`).
 
 mod admin;
 mod billing;
@@ -34,6 +37,7 @@ mod capabilities;
 mod catalogue;
 mod clock;
 mod config;
+mod faults;
 mod gateway;
 mod journal;
 mod ledger;

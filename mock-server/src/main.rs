@@ -41,6 +41,20 @@ struct Args {
     /// Connections served at once; one more is answered 503 and closed.
     #[arg(long, default_value_t = mock_server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Seed for fault rules without a seed of their own and for --fault-rate (docs/faults.md).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Share of all calls (0 to 1) that answer a random retryable code: an endpoint's
+    /// 5000–5002, or the gateway's 50000 where it has none.
+    #[arg(long, default_value_t = 0.0, value_parser = fault_rate)]
+    fault_rate: f64,
+}
+
+fn fault_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("`{text}` is not a share from 0 to 1, e.g. 0.05")),
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -159,6 +173,8 @@ fn main() -> ExitCode {
     config.quiet = args.quiet;
     config.state = args.state.clone();
     config.max_connections = args.max_connections;
+    config.seed = args.seed;
+    config.fault_rate = args.fault_rate;
     if args.admin_token.is_some() {
         config.admin_token = args.admin_token.clone();
     }

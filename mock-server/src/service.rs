@@ -15,11 +15,12 @@ use crate::billing::{self, Ticket};
 use crate::body::{self, ReadError, Received};
 use crate::capabilities;
 use crate::catalogue::{code, Catalogue, Endpoint};
+use crate::faults::{self, apply, Action, FaultBody, Forced, Shape};
 use crate::gateway::{self, Admitted, Resolved};
 use crate::limits::Slot;
 use crate::outcome::Outcome;
 use crate::refuse;
-use crate::respond::{self, Answer};
+use crate::respond::{self, Answer, Refusal};
 use crate::shared::Shared;
 
 /// How long a client may take to send a body (a 250 MB body at 10 MB/s fits).
@@ -29,12 +30,12 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
 /// Serves one request.
-pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<FaultBody> {
     let started = Instant::now();
     let (parts, incoming) = request.into_parts();
     let path = parts.uri.path();
     if path.starts_with(admin::PREFIX) {
-        return control(shared, parts, incoming, peer).await;
+        return control(shared, parts, incoming, peer).await.map(FaultBody::from);
     }
     let resolved = shared.gateway.router.resolve(path);
     let endpoint = match resolved {
@@ -51,8 +52,12 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         None => shared.next_request_id(),
     };
-    let (answer, admitted, charge, close) = match &received {
+    let (answer, admitted, charge, close, fault) = match &received {
         Ok(body) => {
+            let forced = match faults::forced(&parts.headers, endpoint) {
+                Ok(forced) => forced,
+                Err(message) => return apply::emulator_error(&message),
+            };
             let req = gateway::Request {
                 method: &parts.method,
                 path,
@@ -61,24 +66,31 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 peer: peer.ip(),
                 body,
             };
-            let decided = pipeline(shared, &req, resolved);
-            if !decided.delay.is_zero() {
+            let decided = pipeline(shared, &req, resolved, forced);
+            let wait = match decided.fault {
+                Some(Action::Shape(Shape::Latency(latency))) => decided.delay + latency,
+                _ => decided.delay,
+            };
+            if !wait.is_zero() {
                 // No lock is held here: only the app's place in its concurrency limit and the
                 // call reserved. A client that gives up now drops this future, and with it
                 // the ticket, which releases the call: it is not charged.
-                tokio::time::sleep(decided.delay).await;
+                tokio::time::sleep(wait).await;
             }
-            let succeeded = matches!(decided.answer, Answer::Success { .. });
+            // A reset or truncated answer never reaches the client whole: not charged.
+            let whole = decided.fault.as_ref().map_or(true, Action::charges);
+            let succeeded = whole && matches!(decided.answer, Answer::Success { .. });
             let charge = decided.ticket.and_then(|ticket| ticket.settle(succeeded));
             drop(decided.slot);
-            (decided.answer, decided.admitted, charge, false)
+            (decided.answer, decided.admitted, charge, false, decided.fault)
         }
-        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true),
+        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true, None),
         Err(ReadError::Io(e)) => {
-            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, None, true)
+            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, None, true, None)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
+    let (response, rendered) = apply::apply(response, rendered, fault.as_ref()).await;
     let signed_ak = parts.headers.get("eop-authorization").and_then(|v| v.to_str().ok()?.split_whitespace().next());
     let (ak, at_ms) = match &admitted {
         Some(a) => (Some(a.account.ak.as_str()), shared.registry.now_ms(&a.account)),
@@ -103,7 +115,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         bytes_in: received.as_ref().map_or(0, |b| b.len),
         bytes_out: hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0),
         charge,
-        forced: false,
+        forced: fault.is_some(),
     });
     response
 }
@@ -118,25 +130,53 @@ struct Decided<'s> {
     slot: Option<Slot<'s>>,
     /// The call reserved, settled once the delay is over.
     ticket: Option<Ticket>,
+    /// A forced code, a fired rule or the fault rate's draw.
+    fault: Option<Action>,
 }
 
-/// Gateway, then the app's concurrency limit, then billing, then capability. The charge is
-/// reserved here and settled by the caller once the answer is due.
+/// Gateway, then faults, then the app's concurrency limit, then billing, then capability.
+/// The charge is reserved here and settled by the caller once the answer is due. A forced
+/// code or a fired rule that answers by itself replaces everything after the gateway, so it
+/// is never charged.
 ///
 /// Locks of the account taken on the way: one in the gateway (the app), one to reserve a
 /// paid call, and one more when the caller settles it; a free API takes only the first.
-fn pipeline<'s>(shared: &'s Shared, req: &gateway::Request<'_>, resolved: Resolved<'_>) -> Decided<'s> {
+fn pipeline<'s>(
+    shared: &'s Shared,
+    req: &gateway::Request<'_>,
+    resolved: Resolved<'_>,
+    forced: Option<Forced>,
+) -> Decided<'s> {
     let refused = |refusal, admitted| Decided {
         answer: Answer::Refused(refusal),
         admitted,
         delay: Duration::ZERO,
         slot: None,
         ticket: None,
+        fault: None,
     };
+    if let Some(Forced::BeforeGateway(code)) = forced {
+        return refused(refuse!(code, "forced by {}: {code}", faults::FORCE_HEADER), None);
+    }
     let admitted = match shared.gateway.admit(&shared.registry, req, resolved) {
         Ok(admitted) => admitted,
         Err(refusal) => return refused(refusal, None),
     };
+    let fault = fault_for(shared, &admitted, forced);
+    if let Some(action) = fault.as_ref().filter(|a| !matches!(a, Action::Shape(_))) {
+        let refusal = match action {
+            // A message that names a frame names the first.
+            Action::Code(code) => Refusal { index: Some(1), ..refuse!(*code, "{}", fault_reason(forced)) },
+            Action::Throttle { retry_after_s } => refuse!(
+                code::THROTTLED,
+                "a throttle rule holds app `{}` to its rate; retry after {retry_after_s} s",
+                admitted.app.name
+            ),
+            // Rendered by `faults::apply`, which replaces this placeholder's status and body.
+            _ => refuse!(code::INTERNAL, "{}", fault_reason(forced)),
+        };
+        return Decided { fault, ..refused(refusal, Some(admitted)) };
+    }
     let slot = match shared.limits.enter(&admitted.app) {
         Ok(slot) => slot,
         Err(n) => {
@@ -153,7 +193,24 @@ fn pipeline<'s>(shared: &'s Shared, req: &gateway::Request<'_>, resolved: Resolv
         Err(refusal) => return refused(refusal, Some(admitted)),
     };
     let (answer, delay) = capabilities::handle(admitted.endpoint, req.body);
-    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot), ticket: Some(ticket) }
+    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot), ticket: Some(ticket), fault }
+}
+
+/// The forced code, else the account's rules and the fault rate.
+fn fault_for(shared: &Shared, admitted: &Admitted, forced: Option<Forced>) -> Option<Action> {
+    if let Some(Forced::AfterGateway(code)) = forced {
+        return Some(Action::Code(code));
+    }
+    let call = shared.next_call();
+    let now = shared.registry.now_ms(&admitted.account);
+    shared.faults.decide(&admitted.account.ak, &admitted.app.appkey, &admitted.endpoint.name, call, now)
+}
+
+fn fault_reason(forced: Option<Forced>) -> String {
+    match forced {
+        Some(_) => format!("forced by {}", faults::FORCE_HEADER),
+        None => "answered by a fault rule or --fault-rate; GET /__mock/accounts/{ak}/rules lists the rules".into(),
+    }
 }
 
 /// A control-API request: its own small body limit, its own answers.
@@ -251,7 +308,7 @@ mod tests {
         };
         let account = shared.registry.account("mock-ak").expect("the default account");
         let before = account.locks_taken.load(Ordering::Relaxed);
-        let decided = pipeline(shared, &req, shared.gateway.router.resolve(path));
+        let decided = pipeline(shared, &req, shared.gateway.router.resolve(path), None);
         let charge = decided.ticket.and_then(|t| t.settle(matches!(decided.answer, Answer::Success { .. })));
         assert!(charge.is_some(), "a successful paid call is charged");
         (account.locks_taken.load(Ordering::Relaxed) - before, decided.answer)

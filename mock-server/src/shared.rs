@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
+use crate::faults::Faults;
 use crate::gateway::{Gateway, Router};
 use crate::journal::Journal;
 use crate::limits::Limits;
@@ -20,6 +21,8 @@ pub(crate) struct Shared {
     pub gateway: Gateway,
     pub limits: Limits,
     pub journal: Journal,
+    /// Fault rules per account and the fault rate.
+    pub faults: Faults,
     /// Where changes are kept, with `--state`.
     store: Option<Box<dyn Store>>,
     pub renderer: Renderer,
@@ -29,6 +32,8 @@ pub(crate) struct Shared {
     pub max_connections: usize,
     /// Numbers the request ids the server makes up when a client sends none.
     next_id: AtomicU64,
+    /// Numbers the calls the gateway admitted: the fault rate's draw for each.
+    calls: AtomicU64,
 }
 
 impl Shared {
@@ -42,7 +47,12 @@ impl Shared {
             ),
             None => None,
         };
+        let faults = Faults::new(config.seed, config.fault_rate);
+        for (ak, rule) in &config.rules {
+            faults.add(ak, rule.clone()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        }
         Ok(Shared {
+            faults,
             registry,
             gateway: Gateway::new(Router::new(&config.routes)),
             limits: Limits::default(),
@@ -52,6 +62,7 @@ impl Shared {
             admin_token: config.admin_token.clone(),
             max_connections: config.max_connections.max(1),
             next_id: AtomicU64::new(1),
+            calls: AtomicU64::new(0),
         })
     }
 
@@ -68,6 +79,11 @@ impl Shared {
             self.keep(&event);
         }
         self.journal.record(outcome);
+    }
+
+    /// The number of the next call the gateway admitted.
+    pub fn next_call(&self) -> u64 {
+        self.calls.fetch_add(1, Ordering::Relaxed)
     }
 
     /// A request id for a client that sent none.

@@ -7,6 +7,7 @@ use super::{json_body, Failure, Request, PREFIX};
 use crate::billing;
 use crate::catalogue::Catalogue;
 use crate::clock::{format_eop_date, parse_eop_date};
+use crate::faults::rule::Rule;
 use crate::journal::Stats;
 use crate::registry::{AccountCell, ApiSet, App, Registry};
 use crate::shared::Shared;
@@ -17,6 +18,7 @@ type Answer = Result<(StatusCode, Value), Failure>;
 pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
     let registry = &shared.registry;
     let stats = &shared.journal.stats;
+    let faults = &shared.faults;
     let rest = req.path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let body = || json_body(req.body);
@@ -48,7 +50,25 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             let cell = account(registry, ak)?;
             shared.keep(&registry.reset(&cell));
             stats.forget(&cell.ak);
+            faults.clear(&cell.ak);
             ok(account_view(registry, stats, &cell))
+        }
+        (&Method::POST, ["accounts", ak, "rules"]) => {
+            let cell = account(registry, ak)?;
+            let rule = Rule::from_json(body()?).map_err(|e| bad(&e))?;
+            let id = faults.add(&cell.ak, rule).map_err(|e| Failure(StatusCode::CONFLICT, e))?;
+            Ok((StatusCode::CREATED, json!({ "id": id, "rules": faults.list(&cell.ak) })))
+        }
+        (&Method::GET, ["accounts", ak, "rules"]) => ok(json!({ "rules": faults.list(&account(registry, ak)?.ak) })),
+        (&Method::DELETE, ["accounts", ak, "rules", id]) => {
+            let cell = account(registry, ak)?;
+            if !faults.remove(&cell.ak, id) {
+                return Err(Failure(
+                    StatusCode::NOT_FOUND,
+                    format!("account `{ak}` has no rule `{id}`; GET its rules"),
+                ));
+            }
+            ok(json!({ "rules": faults.list(&cell.ak) }))
         }
         (&Method::GET, ["apps", appkey]) => ok(app_view(&app(registry, appkey)?.1)),
         (&Method::POST, ["apps", appkey, "apis", api]) => {

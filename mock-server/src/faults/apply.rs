@@ -1,0 +1,73 @@
+//! Applies a decided [`Action`] to the response the pipeline rendered: extra headers,
+//! a replaced body, or a body that drips, stops short or aborts.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Response, StatusCode};
+
+use super::{gateway_page, Action, FaultBody, Shape};
+use crate::respond::{header_safe, Rendered, REASON_HEADER};
+
+/// The emulator's own 400 for a force header it cannot honour: `{"error": "..."}`.
+pub fn emulator_error(message: &str) -> Response<FaultBody> {
+    let body = serde_json::json!({ "error": message });
+    let mut response = Response::new(FaultBody::full(format!("{body}\n")));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(REASON_HEADER, header_safe(message));
+    response
+}
+
+/// The response as the action wants it sent, and what the journal should record.
+pub async fn apply(
+    response: Response<Full<Bytes>>,
+    mut rendered: Rendered,
+    action: Option<&Action>,
+) -> (Response<FaultBody>, Rendered) {
+    let Some(action) = action else { return (response.map(FaultBody::from), rendered) };
+    let (mut parts, body) = response.into_parts();
+    // `Full` is ready at once and cannot fail.
+    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = match action {
+        Action::Code(_) | Action::Shape(Shape::Latency(_)) => FaultBody::full(bytes),
+        Action::Throttle { retry_after_s } => {
+            parts.headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_s));
+            FaultBody::full(bytes)
+        }
+        Action::Body(value) => {
+            replace(&mut parts, &mut rendered, StatusCode::OK, "application/json;charset=UTF-8", "a rule's body");
+            FaultBody::full(serde_json::to_vec(value).unwrap_or_default())
+        }
+        Action::Gateway(status) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            replace(&mut parts, &mut rendered, status, "text/html", "a rule's gateway failure");
+            FaultBody::full(gateway_page(status.as_u16()))
+        }
+        Action::ResetBefore => FaultBody::abort_after(bytes, 0),
+        Action::Shape(Shape::Drip(rate)) => FaultBody::drip(bytes, *rate),
+        Action::Shape(Shape::ResetHalf) => {
+            let half = bytes.len() / 2;
+            FaultBody::abort_after(bytes, half)
+        }
+        Action::Shape(Shape::Truncate(at)) => {
+            let at = usize::try_from(*at).unwrap_or(usize::MAX).min(bytes.len());
+            FaultBody::full(bytes.slice(..at))
+        }
+    };
+    (Response::from_parts(parts, body), rendered)
+}
+
+fn replace(
+    parts: &mut hyper::http::response::Parts,
+    rendered: &mut Rendered,
+    status: StatusCode,
+    content_type: &'static str,
+    what: &str,
+) {
+    parts.status = status;
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let reason = format!("answered with {what}; GET /__mock/accounts/{{ak}}/rules lists the rules");
+    parts.headers.insert(REASON_HEADER, header_safe(&reason));
+    *rendered = Rendered { status: status.as_u16(), code: 0, reason: Some(reason) };
+}
