@@ -117,7 +117,10 @@ impl Config {
         if !raw.default_account.unwrap_or(true) {
             config.accounts.clear();
         }
-        config.admin_token = raw.admin_token;
+        if let Some(token) = raw.admin_token {
+            check_admin_token(token.get_ref()).map_err(|problem| at(token.span(), "admin_token", problem))?;
+            config.admin_token = Some(token.into_inner());
+        }
         for (i, account) in raw.accounts.into_iter().enumerate() {
             config.accounts.push(account.check(i, &at)?);
         }
@@ -138,6 +141,15 @@ impl Config {
     }
 }
 
+/// An admin token, when one is set, is not empty: an empty one would let in anyone who
+/// sends an empty `x-mock-token`.
+pub fn check_admin_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("the admin token is empty: it would open the control api to anyone; set a non-empty token, or none to serve loopback callers only".into());
+    }
+    Ok(())
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
@@ -148,7 +160,7 @@ type At<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError + 'a;
 #[serde(deny_unknown_fields)]
 struct FileToml {
     default_account: Option<bool>,
-    admin_token: Option<String>,
+    admin_token: Option<Spanned<String>>,
     #[serde(default)]
     accounts: Vec<AccountToml>,
     #[serde(default)]

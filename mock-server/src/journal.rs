@@ -4,7 +4,6 @@
 //! for anomalies.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -22,10 +21,12 @@ const ALERTS_KEPT: usize = 100;
 const SIGNATURE_FAILURES_ALERT: u32 = 5;
 
 /// Where request lines go.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Journal {
     pub log_all: bool,
     pub quiet: bool,
+    /// Standard error, through a queue that never blocks a request.
+    pub(crate) log: crate::log::Log,
 }
 
 /// One served request, as the journal sees it.
@@ -52,9 +53,7 @@ impl Journal {
         if self.quiet || (entry.rendered.reason.is_none() && !self.log_all) {
             return;
         }
-        let line = format_line(entry);
-        // A closed stderr must not take the server down with it.
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        self.log.line(format_line(entry));
     }
 }
 

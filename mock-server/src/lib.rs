@@ -34,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod gateway;
 pub mod journal;
+mod log;
 pub mod make_image;
 pub mod registry;
 pub mod respond;

@@ -161,8 +161,17 @@ fn main() -> ExitCode {
     config.quiet = args.quiet;
     config.state = args.state.clone();
     config.max_connections = args.max_connections;
-    if args.admin_token.is_some() {
-        config.admin_token = args.admin_token.clone();
+    // clap reads an empty MOCK_ADMIN_TOKEN as absent: an empty token set either way is refused.
+    let token = args
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var_os("MOCK_ADMIN_TOKEN").map(|t| t.to_string_lossy().into_owned()));
+    if let Some(token) = token {
+        if let Err(problem) = mock_server::config::check_admin_token(&token) {
+            eprintln!("mock-server: --admin-token / MOCK_ADMIN_TOKEN: {problem}");
+            return ExitCode::from(2);
+        }
+        config.admin_token = Some(token);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

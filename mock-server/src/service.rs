@@ -46,6 +46,10 @@ pub struct Shared {
 impl Shared {
     /// Builds the server's state; with `config.state`, replays and reopens the state file.
     pub fn new(config: &Config) -> std::io::Result<Shared> {
+        if let Some(token) = &config.admin_token {
+            crate::config::check_admin_token(token)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        }
         let registry = Registry::new(config.accounts.clone(), config.clock.clone());
         if let Some(path) = &config.state {
             let store = Store::open(path, &registry)
@@ -55,7 +59,7 @@ impl Shared {
         Ok(Shared {
             gateway: Gateway { router: Router::new(&config.routes), registry },
             renderer: Renderer { status_overrides: config.status_overrides.clone() },
-            journal: Journal { log_all: config.log_all, quiet: config.quiet },
+            journal: Journal { log_all: config.log_all, quiet: config.quiet, log: crate::log::Log::stderr() },
             admin_token: config.admin_token.clone(),
             max_connections: config.max_connections.max(1),
             next_id: AtomicU64::new(1),
@@ -195,7 +199,8 @@ async fn control(
         peer: peer.ip(),
         body: &body,
     };
-    admin::handle(shared.registry(), shared.admin_token.as_deref(), &req)
+    let server = admin::Server { log_lines_dropped: shared.journal.log.dropped() };
+    admin::handle(shared.registry(), shared.admin_token.as_deref(), &server, &req)
 }
 
 /// How much of the body to keep, and where to stop reading. A body between the two is

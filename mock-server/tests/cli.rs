@@ -139,3 +139,67 @@ fn make_image_writes_frames_that_carry_their_scene() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts the binary with `args` on port 0 and returns it with its address. Its standard
+/// error is a pipe that nobody reads, as in a harness that reads it only on failure.
+fn start_unread(name: &str, args: &[&str]) -> (std::process::Child, String, PathBuf) {
+    let dir = temp_dir(name);
+    let ready = dir.join("ready.json");
+    let child = binary()
+        .args(["--addr", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let info = wait_for(&ready);
+    let url = info["url"].as_str().expect("url").trim_start_matches("http://").to_string();
+    (child, url, dir)
+}
+
+#[test]
+fn a_standard_error_nobody_reads_never_stops_the_server() {
+    let (mut child, addr, dir) = start_unread("unread-stderr", &[]);
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    // Each refusal is logged; a pipe holds about 64 KiB, some 300 lines.
+    let request = "POST /v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+    let mut buf = vec![0u8; 4096];
+    for i in 0..3000 {
+        stream.write_all(request.as_bytes()).expect("send");
+        let n = stream.read(&mut buf).unwrap_or_else(|e| panic!("refusal {i} was never answered: {e}"));
+        assert!(buf[..n].starts_with(b"HTTP/1.1 401"), "refusal {i}: {}", String::from_utf8_lossy(&buf[..n]));
+    }
+    let mut control = TcpStream::connect(&addr).expect("connect");
+    control.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    control.write_all(b"GET /__mock/server HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    control.read_to_string(&mut answer).expect("the control api still answers");
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"log_lines_dropped\""), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[rstest::rstest]
+#[case::flag(&["--admin-token", ""], &[])]
+#[case::environment(&[], &[("MOCK_ADMIN_TOKEN", "")])]
+fn an_empty_admin_token_is_refused_at_start(#[case] args: &[&str], #[case] env: &[(&str, &str)]) {
+    let output = binary().args(["--addr", "127.0.0.1:0"]).args(args).envs(env.iter().copied()).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the admin token is empty"), "{stderr}");
+}
+
+#[test]
+fn an_empty_admin_token_in_the_config_is_refused_with_file_and_line() {
+    let dir = temp_dir("empty-token");
+    let config = dir.join("mock.toml");
+    std::fs::write(&config, "default_account = true\nadmin_token = \"\"\n").expect("write");
+    let output = binary().arg("--config").arg(&config).args(["--addr", "127.0.0.1:0"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:2: admin_token: the admin token is empty", config.display())), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,9 +43,16 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
+/// What the server as a whole reports (`GET /__mock/server`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Server {
+    /// Log lines dropped because standard error was not read in time.
+    pub log_lines_dropped: u64,
+}
+
 /// Answers a control request.
-pub fn handle(registry: &Registry, token: Option<&str>, req: &Request<'_>) -> Response<Full<Bytes>> {
-    let result = authorise(token, req).and_then(|()| routes::route(registry, req));
+pub fn handle(registry: &Registry, token: Option<&str>, server: &Server, req: &Request<'_>) -> Response<Full<Bytes>> {
+    let result = authorise(token, req).and_then(|()| routes::route(registry, server, req));
     let (status, body) = match result {
         Ok((status, body)) => (status, body),
         Err(Failure(status, message)) => (status, json!({ "error": message })),

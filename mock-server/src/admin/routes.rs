@@ -3,7 +3,7 @@
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{json_body, Failure, Request, PREFIX};
+use super::{json_body, Failure, Request, Server, PREFIX};
 use crate::billing;
 use crate::catalogue::Catalogue;
 use crate::clock::{format_eop_date, parse_eop_date};
@@ -11,7 +11,7 @@ use crate::registry::{AccountCell, ApiSet, App, Registry};
 
 type Answer = Result<(StatusCode, Value), Failure>;
 
-pub fn route(registry: &Registry, req: &Request<'_>) -> Answer {
+pub fn route(registry: &Registry, server: &Server, req: &Request<'_>) -> Answer {
     let rest = req.path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let body = || json_body(req.body);
@@ -75,6 +75,9 @@ pub fn route(registry: &Registry, req: &Request<'_>) -> Answer {
         }
         (&Method::GET, ["apps", appkey, "usage"]) => ok(billing::usage(registry, &app(registry, appkey)?.0, appkey)?),
         (&Method::GET, ["apps", appkey, "stats"]) => ok(stats_view(&app(registry, appkey)?.0, appkey)),
+        (&Method::GET, ["server"]) => {
+            ok(json!({ "version": env!("CARGO_PKG_VERSION"), "log_lines_dropped": server.log_lines_dropped }))
+        }
         (&Method::GET, ["clock"]) => ok(clock_view(registry, None)),
         (&Method::POST, ["clock"]) => {
             let target = move_to(&body()?, registry.clock().now_ms())?;
