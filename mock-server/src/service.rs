@@ -114,7 +114,8 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAdd
         }
         Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, true),
         Err(ReadError::Io(e)) => {
-            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, true)
+            // Broken framing, a body cut short or one too slow: the client's doing, so a 4xx.
+            (Answer::Refused(refuse!(code::REQUEST_TYPE, "the body could not be read: {e}; send a complete body with a valid Content-Length or chunked framing")), None, true)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);

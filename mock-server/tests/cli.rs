@@ -12,7 +12,9 @@ fn binary() -> Command {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mock-server-cli-{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mock-server-cli-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -201,5 +203,58 @@ fn an_empty_admin_token_in_the_config_is_refused_with_file_and_line() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("{}:2: admin_token: the admin token is empty", config.display())), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One request on its own connection; the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string()))
+}
+
+#[rstest::rstest]
+#[case::package_of_2_64_calls(
+    "/__mock/apps/mock-appkey/apis/hat/packages",
+    r#"{"calls": 18446744073709551615}"#,
+    "1 to 1000000000000"
+)]
+#[case::clock_centuries_ahead("/__mock/clock", r#"{"advance": "10000y"}"#, "1970")]
+#[case::clock_past_i64("/__mock/accounts/mock-ak/clock", r#"{"advance_ms": 9223372036854775807}"#, "1970")]
+#[case::clock_set_before_1970("/__mock/clock", r#"{"set_ms": -1}"#, "1970")]
+#[case::advance_that_overflows("/__mock/clock", r#"{"advance": "9223372036854775807y"}"#, "number and a unit")]
+fn control_numbers_that_would_overflow_are_refused(#[case] path: &str, #[case] body: &str, #[case] says: &str) {
+    let (mut child, addr, dir) = start_unread("overflow", &[]);
+    let (status, answer) = http(&addr, "POST", path, body);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains(says), "{answer}");
+    let (status, clock) = http(&addr, "GET", "/__mock/clock", "");
+    assert_eq!(status, 200, "the server still answers: {clock}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn malformed_chunked_framing_gets_a_4xx() {
+    let (mut child, addr, dir) = start_unread("chunked", &[]);
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request = "POST /v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"code\":\"40008\"") && answer.contains("chunked framing"), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

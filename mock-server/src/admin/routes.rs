@@ -135,25 +135,34 @@ fn known_api(api: &str) -> Result<(), Failure> {
 /// milliseconds), `advance` (`90s`, `15m`, `2h`, `366d`, `1y`; negative moves back) or
 /// `advance_ms`, relative to `now_ms`.
 fn move_to(body: &Value, now_ms: i64) -> Result<i64, Failure> {
-    if let Some(set) = body["set"].as_str() {
-        return parse_eop_date(set)
+    let target = if let Some(set) = body["set"].as_str() {
+        parse_eop_date(set)
             .map(|s| s * 1000)
-            .ok_or_else(|| bad("`set` is an eop-date: yyyymmddTHHMMSSZ, Beijing time"));
+            .ok_or_else(|| bad("`set` is an eop-date: yyyymmddTHHMMSSZ, Beijing time"))?
+    } else if let Some(ms) = body["set_ms"].as_i64() {
+        ms
+    } else if let Some(ms) = body["advance_ms"].as_i64() {
+        now_ms.checked_add(ms).ok_or_else(out_of_range)?
+    } else if let Some(text) = body["advance"].as_str() {
+        let d = duration_ms(text)
+            .ok_or_else(|| bad("`advance` is a number and a unit: ms, s, m, h, d or y (365 days), e.g. \"366d\""))?;
+        now_ms.checked_add(d).ok_or_else(out_of_range)?
+    } else {
+        return Err(bad(
+            "send one of {\"set\": \"20270101T000000Z\"}, {\"set_ms\": n}, {\"advance\": \"366d\"}, {\"advance_ms\": n}",
+        ));
+    };
+    if !(0..=LATEST_MS).contains(&target) {
+        return Err(out_of_range());
     }
-    if let Some(ms) = body["set_ms"].as_i64() {
-        return Ok(ms);
-    }
-    if let Some(ms) = body["advance_ms"].as_i64() {
-        return Ok(now_ms + ms);
-    }
-    if let Some(text) = body["advance"].as_str() {
-        return duration_ms(text)
-            .map(|d| now_ms + d)
-            .ok_or_else(|| bad("`advance` is a number and a unit: ms, s, m, h, d or y (365 days), e.g. \"366d\""));
-    }
-    Err(bad(
-        "send one of {\"set\": \"20270101T000000Z\"}, {\"set_ms\": n}, {\"advance\": \"366d\"}, {\"advance_ms\": n}",
-    ))
+    Ok(target)
+}
+
+/// The latest instant a clock may show: the end of year 9999, the last an eop-date spells.
+const LATEST_MS: i64 = 253_402_300_799_999;
+
+fn out_of_range() -> Failure {
+    bad("the clock would leave 1970–9999, the years an eop-date can spell; move it less far")
 }
 
 pub(crate) fn duration_ms(text: &str) -> Option<i64> {
