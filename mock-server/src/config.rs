@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -35,12 +36,22 @@ pub struct Config {
     pub state: Option<std::path::PathBuf>,
     /// Require this token (header `x-mock-token`) on the control API, from any caller.
     pub admin_token: Option<String>,
-    /// Connections served at once. Memory is bounded by this times the largest body limit.
+    /// Connections served at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and stay idle between
+    /// requests on a kept-alive connection.
+    pub header_timeout: Duration,
+    /// How long a response may wait for a client that does not read it.
+    pub write_timeout: Duration,
 }
 
-/// The default connection limit.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The default connection limit. An idle connection costs a few KiB; bodies in flight are
+/// bounded separately.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The default header (and keep-alive idle) timeout.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time a response may wait for a client that does not read.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A route added for an endpoint, or replacing its default route.
 #[derive(Debug, Clone)]
@@ -63,6 +74,8 @@ impl Default for Config {
             state: None,
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod registry;
 pub mod respond;
 pub mod server;
 pub mod service;
+mod stall;
 pub mod vision;
 
 pub use clock::Clock;

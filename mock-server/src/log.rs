@@ -123,7 +123,9 @@ mod tests {
             log.line(format!("line {i}"));
         }
         assert!(started.elapsed() < Duration::from_secs(2), "queuing must never wait for the writer");
-        assert!(log.dropped() >= (9 * QUEUE_LINES) as u64, "dropped {}", log.dropped());
+        // The queue holds its lines, the writer one more: every other line is dropped.
+        let kept = (10 * QUEUE_LINES) as u64 - log.dropped();
+        assert!(kept <= QUEUE_LINES as u64 + 1, "kept {kept}");
         drop(release);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

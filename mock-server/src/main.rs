@@ -43,6 +43,21 @@ struct Args {
     /// Connections served at once; one more is answered 503 and closed.
     #[arg(long, default_value_t = mock_server::config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// How long a client may take to send a request's headers, and stay idle between
+    /// requests (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    header_timeout: std::time::Duration,
+    /// How long a response may wait for a client that does not read it (e.g. 30s).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    write_timeout: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    mock_server::clock::parse_duration_ms(text)
+        .and_then(|ms| u64::try_from(ms).ok())
+        .filter(|ms| *ms > 0)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is not a positive duration such as 500ms, 10s or 2m"))
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -161,6 +176,8 @@ fn main() -> ExitCode {
     config.quiet = args.quiet;
     config.state = args.state.clone();
     config.max_connections = args.max_connections;
+    config.header_timeout = args.header_timeout;
+    config.write_timeout = args.write_timeout;
     // clap reads an empty MOCK_ADMIN_TOKEN as absent: an empty token set either way is refused.
     let token = args
         .admin_token

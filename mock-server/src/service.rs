@@ -39,6 +39,11 @@ pub struct Shared {
     admin_token: Option<String>,
     /// Connections served at once; one more gets a 503.
     pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and stay idle between
+    /// requests.
+    pub header_timeout: Duration,
+    /// How long a response may wait for a client that does not read it.
+    pub write_timeout: Duration,
     /// Numbers the request ids the server makes up when a client sends none.
     next_id: AtomicU64,
 }
@@ -62,6 +67,8 @@ impl Shared {
             journal: Journal { log_all: config.log_all, quiet: config.quiet, log: crate::log::Log::stderr() },
             admin_token: config.admin_token.clone(),
             max_connections: config.max_connections.max(1),
+            header_timeout: config.header_timeout,
+            write_timeout: config.write_timeout,
             next_id: AtomicU64::new(1),
         })
     }

@@ -258,3 +258,54 @@ fn malformed_chunked_framing_gets_a_4xx() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// True when the server closes `stream` within `within`.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn idle_trickling_and_non_reading_clients_are_let_go() {
+    let (mut child, addr, dir) = start_unread("let-go", &["--header-timeout", "1s", "--write-timeout", "1s"]);
+    // Connects and sends nothing.
+    let mut silent = TcpStream::connect(&addr).expect("connect");
+    // Trickles its headers, a byte at a time.
+    let mut trickler = TcpStream::connect(&addr).expect("connect");
+    trickler.write_all(b"POST /v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect HTTP/1.1\r\n").expect("send");
+    // Gets an answer, then keeps the connection open and idle.
+    let mut idle = TcpStream::connect(&addr).expect("connect");
+    idle.write_all(b"GET /__mock/clock HTTP/1.1\r\nhost: x\r\n\r\n").expect("send");
+    let mut buf = [0u8; 4096];
+    assert!(idle.read(&mut buf).expect("an answer") > 0);
+    // Sends requests and never reads an answer. (A write that waits on such a client is
+    // cut off by the write timeout: see the unit tests of `stall`.)
+    let mut deaf = TcpStream::connect(&addr).expect("connect");
+    let body = format!("{{\"calls\": 1, \"pad\": \"{}\"}}", "x".repeat(60_000));
+    let request = format!(
+        "POST /__mock/apps/unknown/apis/hat/packages HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    deaf.set_write_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    let started = Instant::now();
+    while deaf.write_all(request.as_bytes()).is_ok() && started.elapsed() < Duration::from_secs(5) {}
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = trickler.write_all(b"h");
+    }
+    assert!(closed_within(&mut silent, Duration::from_secs(5)), "a silent client is let go");
+    assert!(closed_within(&mut trickler, Duration::from_secs(5)), "a trickling client is let go");
+    assert!(closed_within(&mut idle, Duration::from_secs(5)), "an idle kept-alive client is let go");
+    assert!(closed_within(&mut deaf, Duration::from_secs(10)), "a client that never reads is let go");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -144,7 +144,7 @@ fn move_to(body: &Value, now_ms: i64) -> Result<i64, Failure> {
     } else if let Some(ms) = body["advance_ms"].as_i64() {
         now_ms.checked_add(ms).ok_or_else(out_of_range)?
     } else if let Some(text) = body["advance"].as_str() {
-        let d = duration_ms(text)
+        let d = crate::clock::parse_duration_ms(text)
             .ok_or_else(|| bad("`advance` is a number and a unit: ms, s, m, h, d or y (365 days), e.g. \"366d\""))?;
         now_ms.checked_add(d).ok_or_else(out_of_range)?
     } else {
@@ -163,23 +163,6 @@ const LATEST_MS: i64 = 253_402_300_799_999;
 
 fn out_of_range() -> Failure {
     bad("the clock would leave 1970–9999, the years an eop-date can spell; move it less far")
-}
-
-pub(crate) fn duration_ms(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number.trim().parse().ok()?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "y" => crate::billing::ledger::YEAR_MS,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
 }
 
 fn clock_view(registry: &Registry, cell: Option<&AccountCell>) -> Value {
@@ -233,18 +216,4 @@ fn stats_view(cell: &AccountCell, appkey: &str) -> Value {
         })
         .collect();
     json!({ "appkey": appkey, "apis": apis, "alerts": state.stats.alerts })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::duration_ms;
-
-    #[test]
-    fn durations_read_their_units() {
-        assert_eq!(duration_ms("90s"), Some(90_000));
-        assert_eq!(duration_ms("-15m"), Some(-900_000));
-        assert_eq!(duration_ms("1y"), Some(365 * 86_400_000));
-        assert_eq!(duration_ms("3 weeks"), None);
-        assert_eq!(duration_ms("d"), None);
-    }
 }
