@@ -115,6 +115,25 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// A duration written as a number and a unit: `500ms`, `90s`, `15m`, `2h`, `366d`, `1y`
+/// (365 days); negative allowed. `None` when malformed or out of range.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.trim().parse().ok()?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "y" => 365 * 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +168,14 @@ mod tests {
         fn format_and_parse_round_trip(secs in -2_000_000_000i64..8_000_000_000) {
             prop_assert_eq!(parse_eop_date(&format_eop_date(secs)), Some(secs));
         }
+    }
+
+    #[test]
+    fn durations_read_their_units() {
+        assert_eq!(parse_duration_ms("90s"), Some(90_000));
+        assert_eq!(parse_duration_ms("-15m"), Some(-900_000));
+        assert_eq!(parse_duration_ms("1y"), Some(365 * 86_400_000));
+        assert_eq!(parse_duration_ms("3 weeks"), None);
+        assert_eq!(parse_duration_ms("d"), None);
     }
 }

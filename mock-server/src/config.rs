@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -35,8 +36,13 @@ pub struct Config {
     pub state: Option<std::path::PathBuf>,
     /// Require this token (header `x-mock-token`) on the control API, from any caller.
     pub admin_token: Option<String>,
-    /// Connections served at once. Memory is bounded by this times the largest body limit.
+    /// Connections served at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and stay idle between
+    /// requests on a kept-alive connection.
+    pub header_timeout: Duration,
+    /// How long a response may wait for a client that does not read it.
+    pub write_timeout: Duration,
     /// Seeds every generator of `faults` that has no seed of its own (`--seed`).
     pub seed: u64,
     /// The share of all calls that answer a random retryable code (`--fault-rate`).
@@ -45,8 +51,13 @@ pub struct Config {
     pub rules: Vec<(String, crate::faults::rule::Rule)>,
 }
 
-/// The default connection limit.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The default connection limit. An idle connection costs a few KiB; bodies in flight are
+/// bounded separately.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The default header (and keep-alive idle) timeout.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time a response may wait for a client that does not read.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A route added for an endpoint, or replacing its default route.
 #[derive(Debug, Clone)]
@@ -69,6 +80,8 @@ impl Default for Config {
             state: None,
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             seed: 0,
             fault_rate: 0.0,
             rules: Vec::new(),
@@ -126,7 +139,10 @@ impl Config {
         if !raw.default_account.unwrap_or(true) {
             config.accounts.clear();
         }
-        config.admin_token = raw.admin_token;
+        if let Some(token) = raw.admin_token {
+            check_admin_token(token.get_ref()).map_err(|problem| at(token.span(), "admin_token", problem))?;
+            config.admin_token = Some(token.into_inner());
+        }
         for (i, account) in raw.accounts.into_iter().enumerate() {
             config.accounts.push(account.check(i, &at)?);
         }
@@ -158,6 +174,24 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Sets the control API's token, refusing an empty one.
+    pub fn set_admin_token(&mut self, token: String) -> Result<(), String> {
+        check_admin_token(&token)?;
+        self.admin_token = Some(token);
+        Ok(())
+    }
+}
+
+/// An admin token, when one is set, is not empty: an empty one would let in anyone who
+/// sends an empty `x-mock-token`.
+pub(crate) fn check_admin_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("the admin token is empty: it would open the control api to anyone; set a non-empty token, or none to serve loopback callers only".into());
+    }
+    Ok(())
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
@@ -168,7 +202,7 @@ type At<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError + 'a;
 #[serde(deny_unknown_fields)]
 struct FileToml {
     default_account: Option<bool>,
-    admin_token: Option<String>,
+    admin_token: Option<Spanned<String>>,
     #[serde(default)]
     accounts: Vec<AccountToml>,
     #[serde(default)]

@@ -48,6 +48,21 @@ struct Args {
     /// 5000–5002, or the gateway's 50000 where it has none.
     #[arg(long, default_value_t = 0.0, value_parser = fault_rate)]
     fault_rate: f64,
+    /// How long a client may take to send a request's headers, and stay idle between
+    /// requests (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    header_timeout: std::time::Duration,
+    /// How long a response may wait for a client that does not read it (e.g. 30s).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    write_timeout: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    mock_server::parse_duration_ms(text)
+        .and_then(|ms| u64::try_from(ms).ok())
+        .filter(|ms| *ms > 0)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is not a positive duration such as 500ms, 10s or 2m"))
 }
 
 fn fault_rate(text: &str) -> Result<f64, String> {
@@ -175,8 +190,18 @@ fn main() -> ExitCode {
     config.max_connections = args.max_connections;
     config.seed = args.seed;
     config.fault_rate = args.fault_rate;
-    if args.admin_token.is_some() {
-        config.admin_token = args.admin_token.clone();
+    config.header_timeout = args.header_timeout;
+    config.write_timeout = args.write_timeout;
+    // clap reads an empty MOCK_ADMIN_TOKEN as absent: an empty token set either way is refused.
+    let token = args
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var_os("MOCK_ADMIN_TOKEN").map(|t| t.to_string_lossy().into_owned()));
+    if let Some(token) = token {
+        if let Err(problem) = config.set_admin_token(token) {
+            eprintln!("mock-server: --admin-token / MOCK_ADMIN_TOKEN: {problem}");
+            return ExitCode::from(2);
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -190,17 +190,39 @@ fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
 }
 
-/// A header value carrying any text: control characters and non-ASCII are escaped.
+/// Longest `x-mock-reason`, in bytes; the whole text is in the log line and the journal.
+pub(crate) const REASON_HEADER_MAX: usize = 1024;
+
+/// A header value carrying any text, readable by any client: typographic punctuation
+/// becomes its ASCII equivalent, other non-ASCII text is sent as UTF-8, control characters
+/// are escaped, and the value is cut at [`REASON_HEADER_MAX`] bytes.
 pub fn header_safe(text: &str) -> HeaderValue {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| match c {
-            ' '..='~' => vec![c],
-            '\n' => vec!['\\', 'n'],
-            other => other.escape_unicode().collect(),
-        })
-        .collect();
-    HeaderValue::from_str(&escaped).unwrap_or_else(|_| HeaderValue::from_static("unprintable reason"))
+    let mut safe = String::with_capacity(text.len().min(REASON_HEADER_MAX));
+    for c in text.chars() {
+        match c {
+            '\n' => safe.push_str("\\n"),
+            '\u{2026}' => safe.push_str("..."),
+            '\u{2013}' | '\u{2014}' => safe.push('-'),
+            '\u{2192}' => safe.push_str("->"),
+            '\u{2018}' | '\u{2019}' => safe.push('\''),
+            '\u{201c}' | '\u{201d}' => safe.push('"'),
+            '\u{2264}' => safe.push_str("<="),
+            '\u{2265}' => safe.push_str(">="),
+            '\u{00d7}' => safe.push('x'),
+            c if c.is_control() => safe.extend(c.escape_unicode()),
+            c => safe.push(c),
+        }
+        if safe.len() > REASON_HEADER_MAX {
+            let mut end = REASON_HEADER_MAX - 3;
+            while !safe.is_char_boundary(end) {
+                end -= 1;
+            }
+            safe.truncate(end);
+            safe.push_str("...");
+            break;
+        }
+    }
+    HeaderValue::from_bytes(safe.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static("unprintable reason"))
 }
 
 #[cfg(test)]
@@ -249,6 +271,9 @@ mod tests {
 
     #[test]
     fn reasons_with_newlines_and_chinese_fit_in_a_header() {
-        assert_eq!(header_safe("a\nb 签"), "a\\nb \\u{7b7e}");
+        assert_eq!(header_safe("a\nb 签 \u{2026} 4\u{2013}5").as_bytes(), "a\\nb 签 ... 4-5".as_bytes());
+        let long = header_safe(&"x".repeat(5000));
+        assert_eq!(long.len(), REASON_HEADER_MAX);
+        assert!(long.as_bytes().ends_with(b"xx..."));
     }
 }

@@ -20,9 +20,7 @@ use crate::config::Config;
 use crate::respond;
 use crate::service;
 use crate::shared::Shared;
-
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::stall::WriteDeadline;
 
 /// How long connections in flight get to finish once shutdown starts.
 const GRACE: Duration = Duration::from_secs(5);
@@ -108,15 +106,18 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let (header_timeout, write_timeout) = (shared.header_timeout, shared.write_timeout);
         let shared = shared.clone();
         let service = service_fn(move |request| {
             let shared = shared.clone();
             async move { Ok::<_, std::convert::Infallible>(service::handle(&shared, request, peer).await) }
         });
         // A client that never finishes its headers is dropped rather than held forever.
+        // The header timeout also ends a keep-alive connection left idle between requests.
+        let stream = WriteDeadline::new(stream, write_timeout);
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
+            .header_read_timeout(header_timeout)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -86,7 +86,12 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         }
         Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true, None),
         Err(ReadError::Io(e)) => {
-            (Answer::Refused(refuse!(code::INTERNAL, "the body could not be read: {e}")), None, None, true, None)
+            // Broken framing, a body cut short or one too slow: the client's doing, so a 4xx.
+            let refusal = refuse!(
+                code::REQUEST_TYPE,
+                "the body could not be read: {e}; send a complete body with a valid Content-Length or chunked framing"
+            );
+            (Answer::Refused(refusal), None, None, true, None)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);

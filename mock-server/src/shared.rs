@@ -30,6 +30,11 @@ pub(crate) struct Shared {
     pub admin_token: Option<String>,
     /// Connections served at once; one more gets a 503.
     pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and stay idle between
+    /// requests.
+    pub header_timeout: std::time::Duration,
+    /// How long a response may wait for a client that does not read it.
+    pub write_timeout: std::time::Duration,
     /// Numbers the request ids the server makes up when a client sends none.
     next_id: AtomicU64,
     /// Numbers the calls the gateway admitted: the fault rate's draw for each.
@@ -39,6 +44,10 @@ pub(crate) struct Shared {
 impl Shared {
     /// Builds the server's state; with `config.state`, replays and reopens the state file.
     pub fn new(config: &Config) -> std::io::Result<Shared> {
+        if let Some(token) = &config.admin_token {
+            crate::config::check_admin_token(token)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        }
         let registry = Registry::new(config.accounts.clone(), config.clock.clone());
         let store = match &config.state {
             Some(path) => Some(
@@ -61,6 +70,8 @@ impl Shared {
             renderer: Renderer { status_overrides: config.status_overrides.clone() },
             admin_token: config.admin_token.clone(),
             max_connections: config.max_connections.max(1),
+            header_timeout: config.header_timeout,
+            write_timeout: config.write_timeout,
             next_id: AtomicU64::new(1),
             calls: AtomicU64::new(0),
         })

@@ -12,7 +12,9 @@ fn binary() -> Command {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mock-server-cli-{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mock-server-cli-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -156,5 +158,173 @@ fn make_image_writes_frames_that_carry_their_scene() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts the binary with `args` on port 0 and returns it with its address. Its standard
+/// error is a pipe that nobody reads, as in a harness that reads it only on failure.
+fn start_unread(name: &str, args: &[&str]) -> (std::process::Child, String, PathBuf) {
+    let dir = temp_dir(name);
+    let ready = dir.join("ready.json");
+    let child = binary()
+        .args(["--addr", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let info = wait_for(&ready);
+    let url = info["url"].as_str().expect("url").trim_start_matches("http://").to_string();
+    (child, url, dir)
+}
+
+#[test]
+fn a_standard_error_nobody_reads_never_stops_the_server() {
+    let (mut child, addr, dir) = start_unread("unread-stderr", &[]);
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    // Each refusal is logged; a pipe holds about 64 KiB, some 300 lines.
+    let request = "POST /v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+    let mut buf = vec![0u8; 4096];
+    for i in 0..3000 {
+        stream.write_all(request.as_bytes()).expect("send");
+        let n = stream.read(&mut buf).unwrap_or_else(|e| panic!("refusal {i} was never answered: {e}"));
+        assert!(buf[..n].starts_with(b"HTTP/1.1 401"), "refusal {i}: {}", String::from_utf8_lossy(&buf[..n]));
+    }
+    let mut control = TcpStream::connect(&addr).expect("connect");
+    control.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    control.write_all(b"GET /__mock/server HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    control.read_to_string(&mut answer).expect("the control api still answers");
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"log_lines_dropped\""), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[rstest::rstest]
+#[case::flag(&["--admin-token", ""], &[])]
+#[case::environment(&[], &[("MOCK_ADMIN_TOKEN", "")])]
+fn an_empty_admin_token_is_refused_at_start(#[case] args: &[&str], #[case] env: &[(&str, &str)]) {
+    let output = binary().args(["--addr", "127.0.0.1:0"]).args(args).envs(env.iter().copied()).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the admin token is empty"), "{stderr}");
+}
+
+#[test]
+fn an_empty_admin_token_in_the_config_is_refused_with_file_and_line() {
+    let dir = temp_dir("empty-token");
+    let config = dir.join("mock.toml");
+    std::fs::write(&config, "default_account = true\nadmin_token = \"\"\n").expect("write");
+    let output = binary().arg("--config").arg(&config).args(["--addr", "127.0.0.1:0"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:2: admin_token: the admin token is empty", config.display())), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One request on its own connection; the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string()))
+}
+
+#[rstest::rstest]
+#[case::package_of_2_64_calls(
+    "/__mock/apps/mock-appkey/apis/hat/packages",
+    r#"{"calls": 18446744073709551615}"#,
+    "1 to 1000000000000"
+)]
+#[case::clock_centuries_ahead("/__mock/clock", r#"{"advance": "10000y"}"#, "1970")]
+#[case::clock_past_i64("/__mock/accounts/mock-ak/clock", r#"{"advance_ms": 9223372036854775807}"#, "1970")]
+#[case::clock_set_before_1970("/__mock/clock", r#"{"set_ms": -1}"#, "1970")]
+#[case::advance_that_overflows("/__mock/clock", r#"{"advance": "9223372036854775807y"}"#, "number and a unit")]
+fn control_numbers_that_would_overflow_are_refused(#[case] path: &str, #[case] body: &str, #[case] says: &str) {
+    let (mut child, addr, dir) = start_unread("overflow", &[]);
+    let (status, answer) = http(&addr, "POST", path, body);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains(says), "{answer}");
+    let (status, clock) = http(&addr, "GET", "/__mock/clock", "");
+    assert_eq!(status, 200, "the server still answers: {clock}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn malformed_chunked_framing_gets_a_4xx() {
+    let (mut child, addr, dir) = start_unread("chunked", &[]);
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request = "POST /v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"code\":\"40008\"") && answer.contains("chunked framing"), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// True when the server closes `stream` within `within`.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn idle_trickling_and_non_reading_clients_are_let_go() {
+    let (mut child, addr, dir) = start_unread("let-go", &["--header-timeout", "1s", "--write-timeout", "1s"]);
+    // Connects and sends nothing.
+    let mut silent = TcpStream::connect(&addr).expect("connect");
+    // Trickles its headers, a byte at a time.
+    let mut trickler = TcpStream::connect(&addr).expect("connect");
+    trickler.write_all(b"POST /v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect HTTP/1.1\r\n").expect("send");
+    // Gets an answer, then keeps the connection open and idle.
+    let mut idle = TcpStream::connect(&addr).expect("connect");
+    idle.write_all(b"GET /__mock/clock HTTP/1.1\r\nhost: x\r\n\r\n").expect("send");
+    let mut buf = [0u8; 4096];
+    assert!(idle.read(&mut buf).expect("an answer") > 0);
+    // Sends requests and never reads an answer. (A write that waits on such a client is
+    // cut off by the write timeout: see the unit tests of `stall`.)
+    let mut deaf = TcpStream::connect(&addr).expect("connect");
+    let body = format!("{{\"calls\": 1, \"pad\": \"{}\"}}", "x".repeat(60_000));
+    let request = format!(
+        "POST /__mock/apps/unknown/apis/hat/packages HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    deaf.set_write_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    let started = Instant::now();
+    while deaf.write_all(request.as_bytes()).is_ok() && started.elapsed() < Duration::from_secs(5) {}
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = trickler.write_all(b"h");
+    }
+    assert!(closed_within(&mut silent, Duration::from_secs(5)), "a silent client is let go");
+    assert!(closed_within(&mut trickler, Duration::from_secs(5)), "a trickling client is let go");
+    assert!(closed_within(&mut idle, Duration::from_secs(5)), "an idle kept-alive client is let go");
+    assert!(closed_within(&mut deaf, Duration::from_secs(10)), "a client that never reads is let go");
+    let _ = child.kill();
+    let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -117,6 +117,10 @@ pub(crate) fn claim_free(
     Ok((shown, Event::Claim { appkey: appkey.into(), api: api.into(), at_ms: now }))
 }
 
+/// The largest package of the emulator's own (`{"calls": n}`): far beyond any test, and
+/// far from overflowing the ledger's sums.
+pub const MAX_CUSTOM_CALLS: u64 = 1_000_000_000_000;
+
 /// Buys a package: `size` one of the vendor's, or `calls` any count (the emulator's own).
 pub(crate) fn buy(
     registry: &Registry,
@@ -134,11 +138,11 @@ pub(crate) fn buy(
                 "the vendor sells packages of {PACKAGE_SIZES:?} calls, not {size}; use \"calls\" for any other count"
             )))
         }
-        (None, Some(calls)) if calls > 0 => (Kind::Custom, calls),
+        (None, Some(calls)) if (1..=MAX_CUSTOM_CALLS).contains(&calls) => (Kind::Custom, calls),
         _ => {
-            return Err(Change::Invalid(
-                "send {\"size\": 100000} (a vendor package) or {\"calls\": n} (any count, n > 0)".into(),
-            ))
+            return Err(Change::Invalid(format!(
+                "send {{\"size\": 100000}} (a vendor package) or {{\"calls\": n}} (any count, 1 to {MAX_CUSTOM_CALLS})"
+            )))
         }
     };
     let now = registry.now_ms(cell);

@@ -4,8 +4,6 @@
 
 mod stats;
 
-use std::io::Write;
-
 use crate::outcome::Outcome;
 
 pub(crate) use stats::Stats;
@@ -16,6 +14,8 @@ pub(crate) struct Journal {
     pub log_all: bool,
     pub quiet: bool,
     pub stats: Stats,
+    /// Standard error, through a queue that never blocks a request.
+    pub log: crate::log::Log,
 }
 
 impl Journal {
@@ -24,9 +24,7 @@ impl Journal {
         if self.quiet || (outcome.reason.is_none() && !self.log_all) {
             return;
         }
-        let line = format_line(outcome);
-        // A closed stderr must not take the server down with it.
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        self.log.line(format_line(outcome));
     }
 }
 
