@@ -116,3 +116,17 @@ async fn a_20_byte_signature_is_named_hmac_sha1() {
     assert_eq!(mistake, "the signature is 20 bytes, an HMAC-SHA1; sign with HMAC-SHA256 (32 bytes) at every step");
     assert!(signed.starts_with("\"ctyun-eop-request-id:req-1\\neop-date:"), "{signed}");
 }
+
+#[test]
+fn the_liveness_body_admits_35_frames_of_960x1280_bmp() {
+    let bmp = 54 + 960 * 3 * 1280;
+    let body = 35 * (4 * bmp / 3 + 4 + r#""image35Content":"","#.len()) + 2;
+    let routes: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/routes.json")).expect("routes.json");
+    for route in routes["endpoints"].as_array().expect("endpoints") {
+        if route["capability"] == "liveness" {
+            let limit = route["body_limit"].as_u64().expect("body_limit") as usize;
+            assert!(limit >= body, "{}: {limit} < {body}", route["endpoint"]);
+        }
+    }
+}

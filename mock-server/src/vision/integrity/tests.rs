@@ -149,3 +149,58 @@ fn a_top_down_bmp_has_its_real_height() {
     assert_eq!(dimensions(&bmp), Some((320, 240)));
     assert_eq!(check(&bmp, ImageFormat::Bmp), Ok(()));
 }
+
+/// The cost of the checks on 5 MB images, against what a request costs anyway (base64
+/// decoding and hashing the body). Run in release: `cargo test --release -p mock-server
+/// --lib -- --ignored --nocapture the_checks_cost`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn the_checks_cost_little_beside_decoding_and_hashing() {
+    use sha2::Digest;
+    use std::time::Instant;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as u8
+    };
+    // A photograph-like picture: gradients with low bits of noise, about 5 MB as PNG.
+    let (w, h) = (2000u32, 1700u32);
+    let canvas = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x / 8) as u8 ^ (noise() & 15), (y / 7) as u8 ^ (noise() & 15), ((x + y) / 16) as u8])
+    });
+    for (format, encoder) in [
+        (ImageFormat::Png, image::ImageFormat::Png),
+        (ImageFormat::Jpg, image::ImageFormat::Jpeg),
+        (ImageFormat::Bmp, image::ImageFormat::Bmp),
+    ] {
+        let mut bytes = Vec::new();
+        canvas.write_to(&mut std::io::Cursor::new(&mut bytes), encoder).expect("encode");
+        let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+        let start = Instant::now();
+        for _ in 0..10 {
+            let decoded = crate::vision::decode_image_base64(&text).expect("base64");
+            std::hint::black_box(sha2::Sha256::digest(text.as_bytes()));
+            std::hint::black_box(decoded);
+        }
+        let base = start.elapsed() / 10;
+        let start = Instant::now();
+        for _ in 0..10 {
+            check(&bytes, format).expect("a whole image");
+        }
+        let checks = start.elapsed() / 10;
+        println!(
+            "{format:?} {} bytes: base64 + body hash {base:?}, checks {checks:?} ({:.0}%)",
+            bytes.len(),
+            100.0 * checks.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn find_ff_finds_the_first_ff(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+        proptest::prop_assert_eq!(find_ff(&bytes), bytes.iter().position(|&b| b == 0xff));
+    }
+}
