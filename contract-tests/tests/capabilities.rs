@@ -32,6 +32,42 @@ fn gif() -> String {
     scene("workers.gif")
 }
 
+fn webp() -> String {
+    STANDARD.encode(fixtures::image("scene-96x64.webp"))
+}
+
+/// A scenario image's bytes with `edit` applied, as base64: how damaged images are made.
+fn damaged(name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut bytes = std::fs::read(fixtures::dir().join("scenes").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    edit(&mut bytes);
+    STANDARD.encode(bytes)
+}
+
+/// The PNG's chunks of `kind` dropped (`zero: false`) or their data zeroed (`zero: true`,
+/// CRC left as it was).
+fn png_chunks(png: &mut Vec<u8>, kind: &[u8; 4], zero: bool) {
+    let mut out = png[..8].to_vec();
+    let mut at = 8;
+    while at + 12 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let mut chunk = png[at..at + 12 + len].to_vec();
+        if &chunk[4..8] == kind && zero {
+            chunk[8..8 + len].fill(0);
+        }
+        if &chunk[4..8] != kind || zero {
+            out.extend_from_slice(&chunk);
+        }
+        at += 12 + len;
+    }
+    *png = out;
+}
+
+/// Cuts a JPEG just before its first scan (SOS).
+fn cut_before_scan(jpg: &mut Vec<u8>) {
+    let sos = jpg.windows(2).position(|w| w == [0xff, 0xda]).expect("a scan");
+    jpg.truncate(sos);
+}
+
 const LEFT_HALF: &str = "0,0,160,0,160,240,0,240";
 
 fn trigger(case: &str) -> Vec<u8> {
@@ -56,7 +92,26 @@ fn trigger(case: &str) -> Vec<u8> {
         "fence_area_not_numbers" => json!({"image": [png()], "area": "0,0,a,b,5,5"}),
         "fence_area_outside_the_image" => json!({"image": [png()], "area": "0,0,400,0,400,240"}),
         "fence_gif_image" => json!({"image": [gif()], "area": LEFT_HALF}),
+        "fence_png_data_zeroed" => {
+            json!({"image": [damaged("workers.png", |b| png_chunks(b, b"IDAT", true))], "area": LEFT_HALF})
+        }
+        // hard-hat and work-clothes: damaged images of every accepted format
+        "hat_png_without_pixel_data" => json!({"image": damaged("workers.png", |b| png_chunks(b, b"IDAT", false))}),
+        "clothes_jpg_cut_before_its_scan" => json!({"image": damaged("workers.jpg", cut_before_scan)}),
+        "hat_jpg_without_its_end" => json!({"image": damaged("workers.jpg", |b| b.truncate(b.len() - 2))}),
+        "hat_bmp_cut_short" => json!({"image": damaged("workers.bmp", |b| b.truncate(b.len() / 2))}),
+        "hat_gif_without_trailer" => json!({"image": damaged("workers.gif", |b| {
+            let end = b.windows(11).position(|w| w == b"ctyun-mock:").unwrap_or(b.len());
+            b.truncate(end - 1);
+        })}),
+        "hat_tif_strips_outside" => json!({"image": damaged("workers.tif", |b| {
+            // 100 000 bytes of strip data cut out, the IFD offset moved to match.
+            let ifd = u32::from_le_bytes(b[4..8].try_into().expect("4 bytes"));
+            b.drain(10_000..110_000);
+            b[4..8].copy_from_slice(&(ifd - 100_000).to_le_bytes());
+        })}),
         // face quality
+        "face_jpg_cut_before_its_scan" => json!({"imageContent": damaged("face-good.jpg", cut_before_scan)}),
         "face_body_empty" => return Vec::new(),
         "face_wrong_key" => json!({"image": scene("face-good.jpg")}),
         "face_not_json" => return b"imageContent=abc".to_vec(),
@@ -83,6 +138,11 @@ fn trigger(case: &str) -> Vec<u8> {
         "live_36_frames" => liveness_body(&vec![scene("still-01.png"); 36], &[]),
         "live_frame_3_missing" => liveness_body(&frames("still", "png", 4), &[3]),
         "live_frame_not_base64" => liveness_body(&[scene("still-01.png"), "@@@".into(), scene("still-01.png")], &[]),
+        "live_webp_frame" => liveness_body(&[scene("face-good.jpg"), webp(), scene("face-good.jpg")], &[]),
+        "live_frame_cut_short" => liveness_body(
+            &[scene("face-good.jpg"), damaged("face-good.jpg", |b| b.truncate(b.len() - 2)), scene("face-good.jpg")],
+            &[],
+        ),
         "live_frame_without_a_face" => {
             liveness_body(&[scene("still-01.png"), scene("face-none.bmp"), scene("still-01.png")], &[])
         }
@@ -98,6 +158,10 @@ fn trigger(case: &str) -> Vec<u8> {
         "fall_65_frames" => json!({"images": vec![scene("fall-01.jpg"); 65]}),
         "fall_frame_not_base64" => json!({"images": [scene("fall-01.jpg"), "!"]}),
         "fall_gif_frame" => json!({"images": [gif()]}),
+        "fall_bmp_frame_cut_short" => {
+            json!({"images": [scene("fall-01.jpg"), damaged("face-none.bmp", |b| b.truncate(b.len() / 2))]})
+        }
+        "fall_png_frame_data_zeroed" => json!({"images": [damaged("fight-01.png", |b| png_chunks(b, b"IDAT", true))]}),
         // Ground truth asking for a server-side failure.
         "fence_fault" | "face_fault" | "live_fault" | "fall_fault" => return fault_body(case, 5000),
         "fence_fault_5001" | "fall_fault_5001" => return fault_body(case, 5001),
@@ -140,6 +204,34 @@ fn fault_body(case: &str, code: u32) -> Vec<u8> {
     "reaches outside image 1 (320x240)"
 )]
 #[case::fence_gif_image("fence", "fence_gif_image", 4013, "gif images are not accepted here")]
+#[case::fence_png_data_zeroed(
+    "fence",
+    "fence_png_data_zeroed",
+    4009,
+    "image 1: the png's IDAT chunk fails its crc check"
+)]
+#[case::hat_png_without_pixel_data(
+    "hat",
+    "hat_png_without_pixel_data",
+    4003,
+    "the png has no pixel data (no IDAT chunk)"
+)]
+#[case::clothes_jpg_cut_before_its_scan(
+    "clothes",
+    "clothes_jpg_cut_before_its_scan",
+    4003,
+    "the jpg ends before its scan"
+)]
+#[case::hat_jpg_without_its_end("hat", "hat_jpg_without_its_end", 4003, "without an end-of-image marker (EOI)")]
+#[case::hat_bmp_cut_short("hat", "hat_bmp_cut_short", 4003, "the bmp's pixel array needs 230400 bytes")]
+#[case::hat_gif_without_trailer("hat", "hat_gif_without_trailer", 4003, "the gif is cut short before its trailer")]
+#[case::hat_tif_strips_outside("hat", "hat_tif_strips_outside", 4003, "lies outside the file")]
+#[case::face_jpg_cut_before_its_scan(
+    "face_quality",
+    "face_jpg_cut_before_its_scan",
+    4203,
+    "the jpg ends before its scan"
+)]
 #[case::face_body_empty("face_quality", "face_body_empty", 4201, "the body is empty")]
 #[case::face_wrong_key("face_quality", "face_wrong_key", 4201, "keys sent: image")]
 #[case::face_not_json("face_quality", "face_not_json", 4202, "not valid JSON")]
@@ -154,13 +246,20 @@ fn fault_body(case: &str, code: u32) -> Vec<u8> {
 #[case::live_wrong_key("liveness_shake", "live_wrong_key", 4201, "`imageContent` is not a frame key")]
 #[case::live_not_json("liveness_shake", "live_not_json", 4202, "not valid JSON")]
 #[case::live_frame_a_number("liveness_shake", "live_frame_a_number", 4202, "image1Content is a number")]
-#[case::live_gif_frame("liveness_shake", "live_gif_frame", 4203, "frame 1: gif images are not accepted")]
+#[case::live_gif_frame("liveness_shake", "live_gif_frame", 4210, "frame 1: gif images are not accepted")]
 #[case::live_spoof_frame("liveness_shake", "live_spoof_frame", 4204, "frame 1 shows a spoofed face")]
 #[case::live_frame_too_big("liveness_shake", "live_frame_too_big", 4205, "frame 2 is 1000x1300")]
 #[case::live_two_frames("liveness_shake", "live_two_frames", 4207, "2 frames sent")]
 #[case::live_36_frames("liveness_shake", "live_36_frames", 4208, "36 frames sent")]
 #[case::live_frame_3_missing("liveness_shake", "live_frame_3_missing", 4209, "frame 3 is missing")]
 #[case::live_frame_not_base64("liveness_shake", "live_frame_not_base64", 4210, "frame 2 could not be decoded")]
+#[case::live_webp_frame("liveness_shake", "live_webp_frame", 4210, "frame 2: webp images are not accepted")]
+#[case::live_frame_cut_short(
+    "liveness_shake",
+    "live_frame_cut_short",
+    4203,
+    "frame 2: the jpg ends inside its scan data"
+)]
 #[case::live_frame_without_a_face("liveness_shake", "live_frame_without_a_face", 4212, "frame 2 shows no face")]
 #[case::live_frame_with_two_faces("liveness_shake", "live_frame_with_two_faces", 4213, "frame 1 shows 2 faces")]
 #[case::fall_body_a_list("fall", "fall_body_a_list", 4003, "not an object")]
@@ -172,6 +271,13 @@ fn fault_body(case: &str, code: u32) -> Vec<u8> {
 #[case::fall_frame_not_base64("fall", "fall_frame_not_base64", 4015, "frame 2")]
 #[case::fall_gif_frame("fall", "fall_gif_frame", 4015, "gif images are not accepted")]
 #[case::fight_gif_frame("fight", "fall_gif_frame", 4015, "gif images are not accepted")]
+#[case::fall_bmp_frame_cut_short("fall", "fall_bmp_frame_cut_short", 4015, "frame 2: the bmp's pixel array needs")]
+#[case::fight_png_frame_data_zeroed(
+    "fight",
+    "fall_png_frame_data_zeroed",
+    4015,
+    "frame 1: the png's IDAT chunk fails its crc"
+)]
 #[case::fight_images_missing("fight", "fall_images_missing", 4010, "no `images` key")]
 #[case::fight_body_a_list("fight", "fall_body_a_list", 4003, "not an object")]
 #[case::fight_images_a_string("fight", "fall_images_a_string", 4012, "must be a list")]

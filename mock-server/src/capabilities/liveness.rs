@@ -3,8 +3,10 @@
 //! object (4202), only `image<i>Content` keys (4201), 3–35 of them (4207, 4208), strings
 //! (4202). Then the frames are examined in order, 1 to the highest number sent, and the
 //! examination stops at the first frame that shows the action: a frame missing (4209, with
-//! its number), undecodable (4210), not an accepted image (4203), over 960×1280 (4205) or
-//! without exactly one real face (4212, 4213, 4204) is an error only before that point.
+//! its number), empty, not base64 or not an accepted format (4210, as the manual's table
+//! says), a broken header or damaged pixel data (4203, "图片处理出现异常"), over 960×1280
+//! (4205) or without exactly one real face (4212, 4213, 4204) is an error only before that
+//! point.
 
 use std::time::Duration;
 
@@ -77,7 +79,10 @@ fn examine(
         let what = format!("frame {n}");
         let image = Image::decode(text, &endpoint.formats).map_err(|e| match e {
             ImageError::Base64(_) => refuse!(FRAME_UNDECODABLE, "{what} could not be decoded: {e}"),
-            e => refuse!(UNDECODABLE, "{what}: {e}; send {}", names(&endpoint.formats)),
+            ImageError::Unsupported(_) | ImageError::NotAnImage => {
+                refuse!(FRAME_UNDECODABLE, "{what}: {e}; send {}", names(&endpoint.formats))
+            }
+            e => refuse!(UNDECODABLE, "{what}: {e}"),
         })?;
         check_size(&image, &what)?;
         let (scene, source) = image.perceive();

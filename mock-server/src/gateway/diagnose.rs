@@ -57,6 +57,9 @@ impl Mismatch<'_> {
     }
 
     fn recognise(&self) -> Option<&'static str> {
+        if let Some(mistake) = self.wrong_length() {
+            return Some(mistake);
+        }
         let date = self.eop_date;
         let (ak, sk) = (self.account.ak.as_str(), self.account.sk.as_str());
         if self.matches(&signature::signing_key(sk, ak, date, date), self.sts) {
@@ -83,6 +86,14 @@ impl Mismatch<'_> {
             return Some("the body sent is not the body signed (it matches this body re-serialised with other spacing or escaping); hash and send the same bytes, never re-serialise after signing");
         }
         None
+    }
+
+    /// A signature of 20 bytes is an HMAC-SHA1 (a public client signs so); HMAC-SHA256 is 32.
+    fn wrong_length(&self) -> Option<&'static str> {
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(&self.auth.signature).ok()?;
+        (decoded.len() == 20)
+            .then_some("the signature is 20 bytes, an HMAC-SHA1; sign with HMAC-SHA256 (32 bytes) at every step")
     }
 
     fn matches(&self, key: &[u8; 32], sts: &str) -> bool {

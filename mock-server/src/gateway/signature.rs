@@ -75,12 +75,70 @@ pub fn unsorted_string_to_sign(headers: &[(&str, &str)], query: &str, body_sha25
     out
 }
 
-/// The query's `k=v` pairs sorted and joined by `&`, as the vendor's sample sorts them: as
-/// the raw text received, without decoding or re-encoding.
+/// The canonical query (DIGEST §1): each `k=v` pair decoded (`%XX` and `+`) and encoded
+/// again per RFC 3986 (everything but `A–Z a–z 0–9 - . _ ~` as uppercase `%XX`), sorted by
+/// key then value, joined by `&`. So `t=06:01` and `t=06%3A01` are one query, and `a` sorts
+/// before `a-b` as Go's `url.Values.Encode` writes them. A pair without `=` is a key with an
+/// empty value (`k=`); a `%` not followed by two hex digits is a literal `%` (`%25`).
 pub fn canonical_query(query: &str) -> String {
-    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (unescape(key), unescape(value))
+        })
+        .collect();
+    // Sorted as decoded bytes, as Go sorts its keys; the encoded text would put `%` first.
     pairs.sort_unstable();
-    pairs.join("&")
+    let mut out = String::with_capacity(query.len() + query.len() / 4);
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        rfc3986(key, &mut out);
+        out.push('=');
+        rfc3986(value, &mut out);
+    }
+    out
+}
+
+/// `%XX` → the byte, `+` → space; anything else as it is.
+fn unescape(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+        match bytes[i] {
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Percent-encodes every byte outside RFC 3986's unreserved set, in uppercase hex.
+fn rfc3986(bytes: &[u8], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
 }
 
 /// The base64 signature a correct client sends.
@@ -141,6 +199,21 @@ mod tests {
             assert_eq!(auth.ak, v.ak);
             assert_eq!(auth.signature, v.signature);
         }
+    }
+
+    #[test]
+    fn the_query_is_decoded_encoded_per_rfc_3986_and_sorted_by_key() {
+        assert_eq!(canonical_query("b=two&a=1"), "a=1&b=two");
+        assert_eq!(canonical_query("t=06:01"), "t=06%3A01");
+        assert_eq!(canonical_query("t=06%3A01"), "t=06%3A01");
+        assert_eq!(canonical_query("t=06%3a01"), "t=06%3A01");
+        // Go's url.Values.Encode writes `a` before `a-b`; the raw text sorts `a-b=` first.
+        assert_eq!(canonical_query("a-b=1&a=2"), "a=2&a-b=1");
+        assert_eq!(canonical_query("q=a+b&q=a%20a"), "q=a%20a&q=a%20b");
+        assert_eq!(canonical_query("flag&x=%zz&&y=~._-"), "flag=&x=%25zz&y=~._-");
+        assert_eq!(canonical_query("name=%E4%B8%AD"), "name=%E4%B8%AD");
+        assert_eq!(canonical_query("k%3A=1&k=2"), "k=2&k%3A=1");
+        assert_eq!(canonical_query(""), "");
     }
 
     #[test]

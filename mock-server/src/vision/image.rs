@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use super::{decode_image_base64, dimensions, sniff, Base64Error, ImageFormat, Sniffed};
+use super::{decode_image_base64, dimensions, integrity, sniff, Base64Error, ImageFormat, Sniffed};
 
 /// A decoded image that an endpoint accepts.
 #[derive(Debug, Clone)]
@@ -26,6 +26,8 @@ pub enum ImageError {
     NotAnImage,
     /// The format is known but its header is cut short or broken.
     BrokenHeader(&'static str),
+    /// The header is sound but the pixel data is missing, cut short or damaged (why).
+    Damaged(String),
 }
 
 impl std::fmt::Display for ImageError {
@@ -35,6 +37,7 @@ impl std::fmt::Display for ImageError {
             ImageError::Unsupported(name) => write!(f, "{name} images are not accepted here"),
             ImageError::NotAnImage => write!(f, "the decoded bytes are not an image"),
             ImageError::BrokenHeader(name) => write!(f, "the {name} header is cut short or broken"),
+            ImageError::Damaged(why) => write!(f, "{why}; send the whole, undamaged image"),
         }
     }
 }
@@ -50,6 +53,7 @@ impl Image {
             Sniffed::Unknown => return Err(ImageError::NotAnImage),
         };
         let (width, height) = dimensions(&bytes).ok_or(ImageError::BrokenHeader(format.name()))?;
+        integrity::check(&bytes, format).map_err(ImageError::Damaged)?;
         Ok(Image { bytes, width, height, digest: OnceLock::new() })
     }
 

@@ -7,6 +7,7 @@ pub mod compose;
 mod detect;
 pub mod geometry;
 mod image;
+mod integrity;
 pub mod rng;
 pub mod scene;
 
@@ -54,7 +55,12 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
 }
 
 /// Width and height from the image header, or `None` if the header is cut short or broken.
+/// A BMP's are read here: a top-down BMP stores its height negative.
 pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.starts_with(b"BM") {
+        let (w, h, ..) = integrity::bmp_header(bytes)?;
+        return (w > 0 && h > 0).then_some((w, h));
+    }
     let size = imagesize::blob_size(bytes).ok()?;
     let (w, h) = (u32::try_from(size.width).ok()?, u32::try_from(size.height).ok()?);
     (w > 0 && h > 0).then_some((w, h))
