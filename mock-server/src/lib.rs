@@ -56,4 +56,4 @@ mod vision;
 
 pub use clock::{parse_duration_ms, Clock};
 pub use config::{Config, ConfigError, RouteConfig, DEFAULT_MAX_CONNECTIONS};
-pub use server::{start, Handle};
+pub use server::{start, Handle, StartError};

@@ -218,10 +218,7 @@ async fn run(args: Args, config: Config) -> ExitCode {
     let handle = match mock_server::start(config, args.addr).await {
         Ok(handle) => handle,
         Err(e) => {
-            eprintln!(
-                "mock-server: cannot listen on {}: {e}; pick another --addr (port 0 picks a free one)",
-                args.addr
-            );
+            eprintln!("mock-server: {e}");
             return ExitCode::FAILURE;
         }
     };

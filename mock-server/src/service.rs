@@ -78,7 +78,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 tokio::time::sleep(wait).await;
             }
             // A reset or truncated answer never reaches the client whole: not charged.
-            let whole = decided.fault.as_ref().map_or(true, Action::charges);
+            let whole = decided.fault.as_ref().is_none_or(Action::charges);
             let succeeded = whole && matches!(decided.answer, Answer::Success { .. });
             let charge = decided.ticket.and_then(|ticket| ticket.settle(succeeded));
             drop(decided.slot);
@@ -104,7 +104,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             None => (None, shared.registry.clock().now_ms()),
         },
     };
-    shared.record(&Outcome {
+    let kept = shared.record(&Outcome {
         peer,
         method: parts.method.as_str(),
         path,
@@ -122,7 +122,14 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         charge,
         forced: fault.is_some(),
     });
-    response
+    // A charged call is committed to the state file before its answer leaves.
+    match kept.durable().await {
+        Ok(()) => response,
+        Err(why) => {
+            let refusal = refuse!(code::INTERNAL, "{why}; the call is charged in memory only");
+            shared.renderer.render(endpoint, &request_id, &Answer::Refused(refusal), false).0.map(FaultBody::from)
+        }
+    }
 }
 
 /// What the pipeline decided, and what the response must wait for.
@@ -240,7 +247,11 @@ async fn control(
         body: &body,
     };
     let (status, answer) = admin::handle(shared, &req);
-    respond::control(status, &answer)
+    // Every change the request made is committed to the state file before the answer.
+    match shared.kept().durable().await {
+        Ok(()) => respond::control(status, &answer),
+        Err(why) => respond::control(hyper::StatusCode::INTERNAL_SERVER_ERROR, &serde_json::json!({ "error": why })),
+    }
 }
 
 /// How much of the body to keep, and where to stop reading. A body between the two is

@@ -12,7 +12,8 @@ use crate::limits::Limits;
 use crate::outcome::Outcome;
 use crate::registry::{Event, Registry};
 use crate::respond::Renderer;
-use crate::store::{self, Store};
+use crate::server::StartError;
+use crate::store::{Receipt, StateError, Store};
 
 /// Everything a request may read.
 #[derive(Debug)]
@@ -24,7 +25,7 @@ pub(crate) struct Shared {
     /// Fault rules per account and the fault rate.
     pub faults: Faults,
     /// Where changes are kept, with `--state`.
-    store: Option<Box<dyn Store>>,
+    store: Option<Store>,
     pub renderer: Renderer,
     /// The control API's token; without one it answers loopback callers only.
     pub admin_token: Option<String>,
@@ -43,22 +44,20 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Builds the server's state; with `config.state`, replays and reopens the state file.
-    pub fn new(config: &Config) -> std::io::Result<Shared> {
+    pub fn new(config: &Config) -> Result<Shared, StartError> {
         if let Some(token) = &config.admin_token {
-            crate::config::check_admin_token(token)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            crate::config::check_admin_token(token).map_err(StartError::Config)?;
         }
         let registry = Registry::new(config.accounts.clone(), config.clock.clone());
         let store = match &config.state {
             Some(path) => Some(
-                store::open(path, |event| registry.replay(event), || registry.snapshot())
-                    .map_err(|e| std::io::Error::new(e.kind(), format!("state file {}: {e}", path.display())))?,
+                Store::open(path, |event| registry.replay(event)).map_err(|e: StateError| StartError::State(e.0))?,
             ),
             None => None,
         };
         let faults = Faults::new(config.seed, config.fault_rate);
         for (ak, rule) in &config.rules {
-            faults.add(ak, rule.clone()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            faults.add(ak, rule.clone()).map_err(StartError::Config)?;
         }
         Ok(Shared {
             faults,
@@ -77,19 +76,30 @@ impl Shared {
         })
     }
 
-    /// Hands a change to the store, if there is one.
-    pub fn keep(&self, event: &Event) {
-        if let Some(store) = &self.store {
-            store.apply(event);
+    /// Hands a change to the store, if there is one; the receipt says when it is kept.
+    pub fn keep(&self, event: &Event) -> Receipt {
+        match &self.store {
+            Some(store) => store.apply(event.clone()),
+            None => Receipt::none(),
+        }
+    }
+
+    /// A receipt that resolves once every change handed to the store so far is kept.
+    pub fn kept(&self) -> Receipt {
+        match &self.store {
+            Some(store) => store.barrier(),
+            None => Receipt::none(),
         }
     }
 
     /// Records a served request: its log line and counters, and the change it made.
-    pub fn record(&self, outcome: &Outcome<'_>) {
-        if let Some(event) = outcome.event() {
-            self.keep(&event);
-        }
+    /// The receipt resolves once the change is kept: a charged call's answer waits for it.
+    pub fn record(&self, outcome: &Outcome<'_>) -> Receipt {
         self.journal.record(outcome);
+        match outcome.event() {
+            Some(event) => self.keep(&event),
+            None => Receipt::none(),
+        }
     }
 
     /// The number of the next call the gateway admitted.

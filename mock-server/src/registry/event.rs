@@ -1,10 +1,9 @@
 //! The changes an account goes through, as plain data: what the registry returns from
-//! every change and what a store keeps. [`Registry::replay`] applies one; [`Registry::snapshot`]
-//! lists the shortest sequence that rebuilds the current state.
+//! every change and what a store keeps. [`Registry::replay`] applies one.
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApiSet, Registry};
+use super::Registry;
 use crate::ledger::Kind;
 
 /// One change to the registry.
@@ -59,8 +58,11 @@ pub(crate) enum Event {
         appkey: String,
         concurrency: Option<u32>,
     },
+    /// The account back to its seed; `appkeys` are the apps it had before, whose
+    /// ledgers, enabled APIs and limits go with it.
     Reset {
         ak: String,
+        appkeys: Vec<String>,
     },
 }
 
@@ -104,7 +106,7 @@ impl Registry {
                     let _ = self.set_concurrency(&cell, &appkey, concurrency);
                 }
             }
-            Event::Reset { ak } => {
+            Event::Reset { ak, .. } => {
                 if let Some(cell) = self.account(&ak) {
                     self.reset(&cell);
                 }
@@ -120,57 +122,5 @@ impl Registry {
                 }
             }
         }
-    }
-
-    /// The current state as events, in an order that replays to it.
-    pub fn snapshot(&self) -> Vec<Event> {
-        let mut events = Vec::new();
-        for cell in self.cells() {
-            if !cell.configured() {
-                events.push(Event::Account { ak: cell.ak.clone(), sk: cell.sk.clone() });
-            }
-            let state = cell.lock();
-            for app in &state.apps {
-                if !cell.is_seed_app(&app.appkey) {
-                    events.push(Event::App {
-                        ak: cell.ak.clone(),
-                        name: app.name.clone(),
-                        description: app.description.clone(),
-                        appkey: app.appkey.clone(),
-                    });
-                }
-                if app.max_concurrency.is_some() && !cell.is_seed_app(&app.appkey) {
-                    events.push(Event::Limit { appkey: app.appkey.clone(), concurrency: app.max_concurrency });
-                }
-                if let ApiSet::Some(apis) = &app.apis {
-                    let mut apis: Vec<&String> = apis.iter().collect();
-                    apis.sort();
-                    events.extend(
-                        apis.into_iter().map(|api| Event::Enable { appkey: app.appkey.clone(), api: api.clone() }),
-                    );
-                }
-            }
-            let mut ledgers: Vec<_> = state.ledgers.iter().collect();
-            ledgers.sort_by(|a, b| a.0.cmp(b.0));
-            for ((appkey, api), ledger) in ledgers {
-                for p in &ledger.packages {
-                    let (appkey, api) = (appkey.clone(), api.clone());
-                    events.push(match p.kind {
-                        Kind::Free => Event::Claim { appkey, api, at_ms: p.start_ms },
-                        kind => Event::Buy { appkey, api, kind, calls: p.calls, at_ms: p.start_ms },
-                    });
-                }
-                // The package in use goes last, so that replaying its calls marks it in use.
-                let mut packages: Vec<_> = ledger.packages.iter().filter(|p| p.used > 0).collect();
-                packages.sort_by_key(|p| Some(p.id) == ledger.in_use);
-                for p in packages {
-                    events.push(Event::Used { appkey: appkey.clone(), api: api.clone(), package: p.id, count: p.used });
-                }
-            }
-            if cell.offset_ms() != 0 {
-                events.push(Event::Clock { ak: cell.ak.clone(), offset_ms: cell.offset_ms() });
-            }
-        }
-        events
     }
 }

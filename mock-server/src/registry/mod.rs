@@ -49,8 +49,6 @@ pub(crate) struct AccountCell {
     pub locks_taken: AtomicU64,
     /// What a reset returns to.
     seed: Account,
-    /// Declared by the configuration (rather than created at run time).
-    configured: bool,
 }
 
 /// The mutable part of an account.
@@ -78,7 +76,7 @@ impl AccountState {
 }
 
 impl AccountCell {
-    fn new(seed: Account, configured: bool, now_ms: i64) -> AccountCell {
+    fn new(seed: Account, now_ms: i64) -> AccountCell {
         let state = AccountState::seeded(&seed, now_ms);
         let (ak, sk) = (seed.ak.clone(), seed.sk.clone());
         AccountCell {
@@ -89,17 +87,7 @@ impl AccountCell {
             #[cfg(test)]
             locks_taken: AtomicU64::new(0),
             seed,
-            configured,
         }
-    }
-
-    /// Whether the app was declared with the account (rather than created later).
-    pub fn is_seed_app(&self, appkey: &str) -> bool {
-        self.seed.apps.iter().any(|a| a.appkey == appkey)
-    }
-
-    pub fn configured(&self) -> bool {
-        self.configured
     }
 
     /// Locks the account's state. A poisoned lock (a panic elsewhere) is still usable:
@@ -132,20 +120,13 @@ impl Registry {
     pub fn new(accounts: Vec<Account>, clock: Clock) -> Registry {
         let registry = Registry { clock, accounts: RwLock::default(), appkeys: RwLock::default() };
         for account in accounts {
-            registry.insert(account, true);
+            registry.insert(account);
         }
         registry
     }
 
-    /// Every account, ordered by AK.
-    pub fn cells(&self) -> Vec<Arc<AccountCell>> {
-        let mut cells: Vec<_> = read(&self.accounts).values().cloned().collect();
-        cells.sort_by(|a, b| a.ak.cmp(&b.ak));
-        cells
-    }
-
-    fn insert(&self, seed: Account, configured: bool) -> Arc<AccountCell> {
-        let cell = Arc::new(AccountCell::new(seed, configured, self.clock.now_ms()));
+    fn insert(&self, seed: Account) -> Arc<AccountCell> {
+        let cell = Arc::new(AccountCell::new(seed, self.clock.now_ms()));
         let mut appkeys = write(&self.appkeys);
         for app in &cell.seed.apps {
             appkeys.insert(app.appkey.clone(), cell.ak.clone());
@@ -189,7 +170,7 @@ impl Registry {
             return Err(Change::Conflict(format!("an account with ak `{ak}` exists")));
         }
         let event = Event::Account { ak: ak.clone(), sk: sk.clone() };
-        Ok((self.insert(Account { ak, sk, apps: Vec::new() }, false), event))
+        Ok((self.insert(Account { ak, sk, apps: Vec::new() }), event))
     }
 
     /// Creates an app in an account; the appkey is made up when not given.
@@ -245,8 +226,9 @@ impl Registry {
     pub fn reset(&self, cell: &AccountCell) -> Event {
         let mut appkeys = write(&self.appkeys);
         let mut state = cell.lock();
-        for app in &state.apps {
-            appkeys.remove(&app.appkey);
+        let before: Vec<String> = state.apps.iter().map(|app| app.appkey.clone()).collect();
+        for appkey in &before {
+            appkeys.remove(appkey);
         }
         cell.offset_ms.store(0, Ordering::Relaxed);
         *state = AccountState::seeded(&cell.seed, self.clock.now_ms());
@@ -254,7 +236,7 @@ impl Registry {
             appkeys.insert(app.appkey.clone(), cell.ak.clone());
         }
         drop((state, appkeys));
-        Event::Reset { ak: cell.ak.clone() }
+        Event::Reset { ak: cell.ak.clone(), appkeys: before }
     }
 }
 

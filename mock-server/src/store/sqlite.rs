@@ -1,0 +1,448 @@
+//! `--state PATH`: accounts, apps and ledgers kept in a SQLite database (WAL mode), as
+//! tables a user can read with `sqlite3` (the schema is in `docs/state.md`).
+//!
+//! - One writer thread owns the connection. A change is sent to it and the request that
+//!   made it waits for its [`Receipt`] before answering: a charged call is committed
+//!   before its answer is sent, so `kill -9` at any moment loses no answered call. Changes
+//!   that arrive while a commit is under way share the next one (group commit), so the
+//!   cost per call stays small. No runtime worker ever touches the file.
+//! - At start the file is checked before anything is read from it: a file that is not a
+//!   SQLite database, a database of another program or of a newer schema, one that fails
+//!   SQLite's structural check, or rows that contradict each other are refused with the
+//!   file and the reason, and the file is left as it is.
+//! - The connection holds the database's lock for as long as the server runs (exclusive
+//!   locking mode): a second server on the same file is refused.
+//! - Commits are durable against a killed process (the operating system holds what was
+//!   written); `synchronous = NORMAL` leaves the last commits to the disk's next sync on a
+//!   power cut, as WAL mode does by design.
+
+use std::path::Path;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use tokio::sync::oneshot;
+
+use crate::ledger::{Kind, FREE_QUOTA, YEAR_MS};
+use crate::registry::Event;
+
+/// The schema this build reads and writes; a file of another version is refused.
+const SCHEMA_VERSION: &str = "1";
+
+/// Changes committed together at most.
+const BATCH: usize = 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE accounts (
+    ak TEXT PRIMARY KEY,
+    sk TEXT,                              -- NULL for an account the config declares
+    created INTEGER NOT NULL,             -- 1: made through the control API
+    offset_ms INTEGER NOT NULL DEFAULT 0  -- the account's clock, ahead of the server's
+) STRICT;
+CREATE TABLE apps (                       -- apps made through the control API
+    appkey TEXT PRIMARY KEY,
+    ak TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL
+) STRICT;
+CREATE TABLE app_limits (appkey TEXT PRIMARY KEY, concurrency INTEGER) STRICT;
+CREATE TABLE enabled_apis (appkey TEXT NOT NULL, api TEXT NOT NULL, PRIMARY KEY (appkey, api)) STRICT;
+CREATE TABLE packages (
+    appkey TEXT NOT NULL,
+    api TEXT NOT NULL,
+    id INTEGER NOT NULL,                  -- 1, 2, … per app and api, in purchase order
+    kind TEXT NOT NULL CHECK (kind IN ('free', 'paid', 'custom')),
+    calls INTEGER NOT NULL CHECK (calls > 0),
+    used INTEGER NOT NULL CHECK (used >= 0 AND used <= calls),
+    purchased_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (appkey, api, id)
+) STRICT;
+CREATE TABLE ledgers (                    -- the paid package calls are taken from first
+    appkey TEXT NOT NULL,
+    api TEXT NOT NULL,
+    in_use INTEGER,
+    PRIMARY KEY (appkey, api)
+) STRICT;
+";
+
+/// Why the state cannot be used. Always names the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StateError(pub String);
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The open database.
+#[derive(Debug)]
+pub(crate) struct SqliteStore {
+    jobs: Sender<Job>,
+}
+
+/// A change to write, or none (a barrier: answered once everything before it is kept).
+#[derive(Debug)]
+struct Job {
+    event: Option<Event>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// A change on its way to the database; [`Receipt::durable`] waits until it is committed.
+#[derive(Debug)]
+pub(crate) struct Receipt(Option<oneshot::Receiver<Result<(), String>>>);
+
+impl Receipt {
+    /// A change that needs no waiting (nothing to keep).
+    pub(crate) fn none() -> Receipt {
+        Receipt(None)
+    }
+
+    /// Waits until the change is committed, or says why it was not.
+    pub(crate) async fn durable(self) -> Result<(), String> {
+        match self.0 {
+            None => Ok(()),
+            Some(done) => done.await.unwrap_or_else(|_| Err("the state writer has stopped".into())),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`, checks it, and replays what it holds.
+    pub(crate) fn open(path: &Path, mut replay: impl FnMut(Event)) -> Result<SqliteStore, StateError> {
+        let fail = |why: String| StateError(format!("state file {}: {why}", path.display()));
+        check_header(path).map_err(fail)?;
+        let conn = connect(path).map_err(fail)?;
+        for event in load(&conn).map_err(fail)? {
+            replay(event);
+        }
+        let (jobs, queue) = channel();
+        let file = path.to_path_buf();
+        std::thread::Builder::new()
+            .name("mock-server-state".into())
+            .spawn(move || write_loop(conn, &queue, &file))
+            .map_err(|e| fail(format!("cannot start its writer: {e}")))?;
+        Ok(SqliteStore { jobs })
+    }
+
+    /// Sends one change to the writer; the receipt resolves once it is committed.
+    pub(crate) fn apply(&self, event: Event) -> Receipt {
+        self.send(Some(event))
+    }
+
+    /// A receipt that resolves once every change sent before it is committed.
+    pub(crate) fn barrier(&self) -> Receipt {
+        self.send(None)
+    }
+
+    fn send(&self, event: Option<Event>) -> Receipt {
+        let (done, receipt) = oneshot::channel();
+        // A stopped writer drops `done`: the receipt then says so.
+        let _ = self.jobs.send(Job { event, done });
+        Receipt(Some(receipt))
+    }
+}
+
+/// A file that exists and is not empty must start as a SQLite database does.
+fn check_header(path: &Path) -> Result<(), String> {
+    let mut head = [0u8; 16];
+    let read = match std::fs::File::open(path) {
+        Ok(mut file) => std::io::Read::read(&mut file, &mut head).map_err(|e| format!("cannot be read: {e}"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot be opened: {e}")),
+    };
+    if read == 0 || head == *b"SQLite format 3\0" {
+        return Ok(());
+    }
+    if head.first() == Some(&b'{') {
+        return Err("is a JSON-lines log of an earlier version, not a SQLite database; \
+                    start once without --state, or move the file away"
+            .into());
+    }
+    Err(format!(
+        "is not a SQLite database (it starts with {:?}); name another file or move this one away",
+        String::from_utf8_lossy(&head[..read])
+    ))
+}
+
+/// Opens the connection, takes the database's lock for good, checks the structure and
+/// the schema, and creates the tables in a new file.
+fn connect(path: &Path) -> Result<Connection, String> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| format!("cannot be opened: {e}"))?;
+    let busy = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            "is in use by another server (its lock is held); stop that server or name another file".to_string()
+        }
+        Some(rusqlite::ErrorCode::NotADatabase) => "is not a SQLite database, or is damaged".to_string(),
+        _ => format!("cannot be used: {e}"),
+    };
+    conn.busy_timeout(Duration::ZERO).map_err(busy)?;
+    // Nothing is written before the file is known to be a state file: the checks read only.
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(busy)?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(busy)?;
+    if check != "ok" {
+        return Err(format!("is damaged: sqlite's check says {check:?}; restore a copy or move it away"));
+    }
+    let tables: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).map_err(busy)?;
+    if tables > 0 {
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .optional()
+            .unwrap_or(None);
+        match version.as_deref() {
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(format!("has schema version {other}; this server reads version {SCHEMA_VERSION}"))
+            }
+            None => {
+                return Err(
+                    "is a SQLite database of another program (no mock-server schema in it); name another file".into()
+                )
+            }
+        }
+    }
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).map_err(busy)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("cannot be put in WAL mode (it stays in {mode} mode)"));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(busy)?;
+    // A write transaction takes the lock that exclusive mode then keeps for good.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(busy)?;
+    if tables == 0 {
+        tx.execute_batch(SCHEMA).map_err(|e| format!("cannot be given its tables: {e}"))?;
+        tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION])
+            .map_err(|e| format!("cannot be written: {e}"))?;
+    }
+    tx.commit().map_err(|e| format!("cannot be written: {e}"))?;
+    Ok(conn)
+}
+
+/// The database's content as the events that rebuild it, in an order that replays.
+fn load(conn: &Connection) -> Result<Vec<Event>, String> {
+    let bad = |e: rusqlite::Error| format!("cannot be read: {e}");
+    let mut events = Vec::new();
+    let mut accounts = conn.prepare("SELECT ak, sk, created, offset_ms FROM accounts ORDER BY ak").map_err(bad)?;
+    let mut offsets = Vec::new();
+    let rows = accounts
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+        })
+        .map_err(bad)?;
+    for row in rows {
+        let (ak, sk, created, offset_ms) = row.map_err(bad)?;
+        if created != 0 {
+            let sk = sk.ok_or_else(|| format!("account `{ak}` was made through the control api but has no sk"))?;
+            events.push(Event::Account { ak: ak.clone(), sk });
+        }
+        if offset_ms != 0 {
+            offsets.push(Event::Clock { ak, offset_ms });
+        }
+    }
+    let mut apps = conn.prepare("SELECT ak, name, description, appkey FROM apps ORDER BY rowid").map_err(bad)?;
+    for row in apps
+        .query_map([], |r| Ok(Event::App { ak: r.get(0)?, name: r.get(1)?, description: r.get(2)?, appkey: r.get(3)? }))
+        .map_err(bad)?
+    {
+        events.push(row.map_err(bad)?);
+    }
+    let mut limits = conn.prepare("SELECT appkey, concurrency FROM app_limits ORDER BY appkey").map_err(bad)?;
+    for row in limits.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))).map_err(bad)? {
+        let (appkey, concurrency) = row.map_err(bad)?;
+        let concurrency = concurrency
+            .map(|n| {
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("app `{appkey}` has a concurrency limit of {n}"))
+            })
+            .transpose()?;
+        events.push(Event::Limit { appkey, concurrency });
+    }
+    let mut enabled = conn.prepare("SELECT appkey, api FROM enabled_apis ORDER BY appkey, api").map_err(bad)?;
+    for row in enabled.query_map([], |r| Ok(Event::Enable { appkey: r.get(0)?, api: r.get(1)? })).map_err(bad)? {
+        events.push(row.map_err(bad)?);
+    }
+    load_packages(conn, &mut events)?;
+    events.extend(offsets);
+    Ok(events)
+}
+
+/// Purchases in id order (ids 1, 2, … with no gap, as the ledger numbers them), then the
+/// calls used, the package in use last so that replaying marks it in use.
+fn load_packages(conn: &Connection, events: &mut Vec<Event>) -> Result<(), String> {
+    let bad = |e: rusqlite::Error| format!("cannot be read: {e}");
+    let mut rows = conn
+        .prepare(
+            "SELECT p.appkey, p.api, p.id, p.kind, p.calls, p.used, p.purchased_ms, l.in_use
+             FROM packages p LEFT JOIN ledgers l ON l.appkey = p.appkey AND l.api = p.api
+             ORDER BY p.appkey, p.api, p.id",
+        )
+        .map_err(bad)?;
+    let mut uses: Vec<(bool, Event)> = Vec::new();
+    let mut last: Option<(String, String, i64)> = None;
+    let mut query = rows.query([]).map_err(bad)?;
+    while let Some(r) = query.next().map_err(bad)? {
+        let (appkey, api, id): (String, String, i64) =
+            (r.get(0).map_err(bad)?, r.get(1).map_err(bad)?, r.get(2).map_err(bad)?);
+        let (kind, calls, used, at_ms): (String, i64, i64, i64) =
+            (r.get(3).map_err(bad)?, r.get(4).map_err(bad)?, r.get(5).map_err(bad)?, r.get(6).map_err(bad)?);
+        let in_use: Option<i64> = r.get(7).map_err(bad)?;
+        let expected = match &last {
+            Some((a, b, n)) if *a == appkey && *b == api => n + 1,
+            _ => {
+                events.append(&mut flush(&mut uses));
+                1
+            }
+        };
+        if id != expected {
+            return Err(format!(
+                "packages of app `{appkey}` for {api} skip from id {} to {id}: rows were lost or edited",
+                expected - 1
+            ));
+        }
+        let kind = match kind.as_str() {
+            "free" => Kind::Free,
+            "paid" => Kind::Paid,
+            _ => Kind::Custom,
+        };
+        let (calls, used) = (calls as u64, used as u64);
+        events.push(match kind {
+            Kind::Free => Event::Claim { appkey: appkey.clone(), api: api.clone(), at_ms },
+            kind => Event::Buy { appkey: appkey.clone(), api: api.clone(), kind, calls, at_ms },
+        });
+        if kind == Kind::Free && calls != FREE_QUOTA {
+            return Err(format!("the free quota of app `{appkey}` for {api} has {calls} calls, not {FREE_QUOTA}"));
+        }
+        if used > 0 {
+            uses.push((
+                in_use == Some(id),
+                Event::Used { appkey: appkey.clone(), api: api.clone(), package: id as u64, count: used },
+            ));
+        }
+        last = Some((appkey, api, id));
+    }
+    events.append(&mut flush(&mut uses));
+    Ok(())
+}
+
+/// One ledger's `Used` events, the package in use last.
+fn flush(uses: &mut Vec<(bool, Event)>) -> Vec<Event> {
+    uses.sort_by_key(|(in_use, _)| *in_use);
+    uses.drain(..).map(|(_, e)| e).collect()
+}
+
+/// The writer: takes every change waiting, commits them in one transaction, answers each.
+fn write_loop(mut conn: Connection, queue: &Receiver<Job>, file: &Path) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // The error goes back to each request, which logs it and answers 50000: this
+        // thread never writes to standard error, which may be a pipe nobody reads.
+        let result =
+            commit(&mut conn, &batch).map_err(|e| format!("the state file {} cannot be written: {e}", file.display()));
+        for job in batch {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for event in batch.iter().filter_map(|job| job.event.as_ref()) {
+        write(&tx, event)?;
+    }
+    tx.commit()
+}
+
+/// One change, as rows.
+fn write(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
+    match event {
+        Event::Account { ak, sk } => tx
+            .prepare_cached(
+                "INSERT INTO accounts (ak, sk, created) VALUES (?1, ?2, 1)
+                 ON CONFLICT (ak) DO UPDATE SET sk = excluded.sk, created = 1",
+            )?
+            .execute(params![ak, sk])
+            .map(drop),
+        Event::App { ak, name, description, appkey } => tx
+            .prepare_cached("INSERT OR REPLACE INTO apps (appkey, ak, name, description) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![appkey, ak, name, description])
+            .map(drop),
+        Event::Enable { appkey, api } => tx
+            .prepare_cached("INSERT OR IGNORE INTO enabled_apis (appkey, api) VALUES (?1, ?2)")?
+            .execute(params![appkey, api])
+            .map(drop),
+        Event::Claim { appkey, api, at_ms } => add_package(tx, appkey, api, Kind::Free, FREE_QUOTA, *at_ms),
+        Event::Buy { appkey, api, kind, calls, at_ms } => add_package(tx, appkey, api, *kind, *calls, *at_ms),
+        Event::Use { appkey, api, package } => use_calls(tx, appkey, api, *package, 1),
+        Event::Used { appkey, api, package, count } => use_calls(tx, appkey, api, *package, *count),
+        Event::Clock { ak, offset_ms } => tx
+            .prepare_cached(
+                "INSERT INTO accounts (ak, created, offset_ms) VALUES (?1, 0, ?2)
+                 ON CONFLICT (ak) DO UPDATE SET offset_ms = excluded.offset_ms",
+            )?
+            .execute(params![ak, offset_ms])
+            .map(drop),
+        Event::Limit { appkey, concurrency } => tx
+            .prepare_cached("INSERT OR REPLACE INTO app_limits (appkey, concurrency) VALUES (?1, ?2)")?
+            .execute(params![appkey, concurrency])
+            .map(drop),
+        Event::Reset { ak, appkeys } => {
+            for appkey in appkeys {
+                for table in ["packages", "ledgers", "enabled_apis", "app_limits"] {
+                    tx.prepare_cached(&format!("DELETE FROM {table} WHERE appkey = ?1"))?.execute([appkey])?;
+                }
+            }
+            tx.prepare_cached("DELETE FROM apps WHERE ak = ?1")?.execute([ak])?;
+            tx.prepare_cached("UPDATE accounts SET offset_ms = 0 WHERE ak = ?1")?.execute([ak]).map(drop)
+        }
+    }
+}
+
+fn add_package(
+    tx: &Transaction<'_>,
+    appkey: &str,
+    api: &str,
+    kind: Kind,
+    calls: u64,
+    at_ms: i64,
+) -> rusqlite::Result<()> {
+    let kind = match kind {
+        Kind::Free => "free",
+        Kind::Paid => "paid",
+        Kind::Custom => "custom",
+    };
+    tx.prepare_cached(
+        "INSERT INTO packages (appkey, api, id, kind, calls, used, purchased_ms, expires_ms)
+         VALUES (?1, ?2, (SELECT coalesce(max(id), 0) + 1 FROM packages WHERE appkey = ?1 AND api = ?2), ?3, ?4, 0, ?5, ?6)",
+    )?
+    .execute(params![appkey, api, kind, calls as i64, at_ms, at_ms.saturating_add(YEAR_MS)])
+    .map(drop)
+}
+
+fn use_calls(tx: &Transaction<'_>, appkey: &str, api: &str, package: u64, count: u64) -> rusqlite::Result<()> {
+    let id = package as i64;
+    let kind: Option<String> = tx
+        .prepare_cached(
+            "UPDATE packages SET used = used + ?4 WHERE appkey = ?1 AND api = ?2 AND id = ?3 RETURNING kind",
+        )?
+        .query_row(params![appkey, api, id, count as i64], |r| r.get(0))
+        .optional()?;
+    if kind.as_deref().is_some_and(|k| k != "free") {
+        tx.prepare_cached(
+            "INSERT INTO ledgers (appkey, api, in_use) VALUES (?1, ?2, ?3)
+             ON CONFLICT (appkey, api) DO UPDATE SET in_use = excluded.in_use",
+        )?
+        .execute(params![appkey, api, id])?;
+    }
+    Ok(())
+}
