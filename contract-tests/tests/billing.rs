@@ -216,7 +216,7 @@ async fn futures_like_join(app: Client, n: usize) -> Vec<i64> {
 async fn the_state_file_keeps_accounts_apps_and_ledgers_across_a_restart() {
     let dir = std::env::temp_dir().join(format!("mock-state-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("state.jsonl");
+    let path = dir.join("state.db");
     let _ = std::fs::remove_file(&path);
     let config = || Config { state: Some(path.clone()), ..Config::default() };
 

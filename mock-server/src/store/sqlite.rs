@@ -80,7 +80,20 @@ impl std::fmt::Display for StateError {
 /// The open database.
 #[derive(Debug)]
 pub(crate) struct SqliteStore {
-    jobs: Sender<Job>,
+    /// `None` only while dropping.
+    jobs: Option<Sender<Job>>,
+    /// The writer; joined on drop, so that the file is closed (and its lock given back)
+    /// by the time a server's state is gone.
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 /// A change to write, or none (a barrier: answered once everything before it is kept).
@@ -120,11 +133,11 @@ impl SqliteStore {
         }
         let (jobs, queue) = channel();
         let file = path.to_path_buf();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("mock-server-state".into())
             .spawn(move || write_loop(conn, &queue, &file))
             .map_err(|e| fail(format!("cannot start its writer: {e}")))?;
-        Ok(SqliteStore { jobs })
+        Ok(SqliteStore { jobs: Some(jobs), writer: Some(writer) })
     }
 
     /// Sends one change to the writer; the receipt resolves once it is committed.
@@ -140,7 +153,9 @@ impl SqliteStore {
     fn send(&self, event: Option<Event>) -> Receipt {
         let (done, receipt) = oneshot::channel();
         // A stopped writer drops `done`: the receipt then says so.
-        let _ = self.jobs.send(Job { event, done });
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job { event, done });
+        }
         Receipt(Some(receipt))
     }
 }
