@@ -1,11 +1,13 @@
 //! Raw sockets for what a keep-alive client cannot do: a huge body written while the
 //! answer is read (the server may answer early), a header trickled a byte at a time,
-//! and one call on a fresh connection with a deadline.
+//! and calls with a deadline, on a fresh connection or a kept-alive one.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -86,15 +88,43 @@ async fn read_answer(reader: &mut (impl AsyncReadExt + Unpin)) -> Option<(String
     }
 }
 
-/// One call of `template` on a new keep-alive-less connection, within `deadline`.
+/// One call of `template` on a new connection, within `deadline`.
 pub async fn call(addr: SocketAddr, template: &Template, deadline: Duration) -> Outcome {
-    let started = Instant::now();
-    let attempt = async {
-        let stream = TcpStream::connect(addr).await.map_err(|_| "connect failed")?;
-        let _ = stream.set_nodelay(true);
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|_| "handshake failed")?;
-        tokio::spawn(conn);
+    KeepAlive::new(addr).call(template, deadline).await
+}
+
+/// A client that keeps one connection open across calls, reconnecting when it is lost.
+pub struct KeepAlive {
+    addr: SocketAddr,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl KeepAlive {
+    pub fn new(addr: SocketAddr) -> KeepAlive {
+        KeepAlive { addr, sender: None }
+    }
+
+    /// One call within `deadline` (connecting first if needed); a failure drops the connection.
+    pub async fn call(&mut self, template: &Template, deadline: Duration) -> Outcome {
+        let started = Instant::now();
+        match tokio::time::timeout(deadline, self.attempt(template)).await {
+            Ok(Ok((status, code))) => Outcome { elapsed: started.elapsed(), status, code },
+            Ok(Err(why)) => {
+                self.sender = None;
+                Outcome::failed(started, why)
+            }
+            Err(_) => {
+                self.sender = None;
+                Outcome::failed(started, format!("no answer within {} ms", deadline.as_millis()))
+            }
+        }
+    }
+
+    async fn attempt(&mut self, template: &Template) -> Result<(String, String), &'static str> {
+        let sender = match &mut self.sender {
+            Some(sender) => sender,
+            None => self.sender.insert(connect(self.addr).await?),
+        };
         let mut request = Request::post(template.path.as_str());
         for (name, value) in &template.headers {
             request = request.header(name.as_str(), value.as_str());
@@ -103,13 +133,17 @@ pub async fn call(addr: SocketAddr, template: &Template, deadline: Duration) -> 
         let response = sender.send_request(request).await.map_err(|_| "closed without an answer")?;
         let status = response.status().as_u16().to_string();
         let body = response.into_body().collect().await.map_err(|_| "answer cut short")?.to_bytes();
-        Ok::<_, &str>((status, code_of(&body)))
-    };
-    match tokio::time::timeout(deadline, attempt).await {
-        Ok(Ok((status, code))) => Outcome { elapsed: started.elapsed(), status, code },
-        Ok(Err(why)) => Outcome::failed(started, why),
-        Err(_) => Outcome::failed(started, format!("no answer within {} ms", deadline.as_millis())),
+        Ok((status, code_of(&body)))
     }
+}
+
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, &'static str> {
+    let stream = TcpStream::connect(addr).await.map_err(|_| "connect failed")?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|_| "handshake failed")?;
+    tokio::spawn(conn);
+    Ok(sender)
 }
 
 /// Holds a connection open by sending a request head one byte per second, forever;
