@@ -121,7 +121,7 @@ async fn connection(addr: SocketAddr, template: Template, limit: Limit) -> Summa
 }
 
 /// The body's `code` as text, read from the first bytes only.
-fn code_of(body: &[u8]) -> String {
+pub fn code_of(body: &[u8]) -> String {
     let head = String::from_utf8_lossy(&body[..body.len().min(96)]);
     let Some(at) = head.find("\"code\":") else { return "?".into() };
     head[at + 7..].trim_start_matches('"').chars().take_while(char::is_ascii_digit).collect()

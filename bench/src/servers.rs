@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -38,11 +39,12 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// The emulator; with `state`, keeping its ledger in a state file (one append per call).
-    pub async fn emulator(state: bool) -> Server {
+    /// The emulator; with `state`, keeping its ledger in a state file (one append per call);
+    /// with `cpus`, started under `taskset -c cpus`.
+    pub async fn emulator(state: bool, cpus: Option<&str>) -> Server {
         let exe = std::env::current_exe().expect("own path").with_file_name("mock-server");
         assert!(exe.exists(), "{} is missing: run cargo build --release --workspace first", exe.display());
-        let mut command = Command::new(exe);
+        let mut command = pinned(exe, cpus);
         command.args(["--addr", "127.0.0.1:0", "--quiet"]);
         if state {
             let file = std::env::temp_dir().join(format!("bench-state-{}", std::process::id()));
@@ -52,12 +54,15 @@ impl Server {
         Server::spawn(&mut command, "emulator").await
     }
 
-    pub async fn raw() -> Server {
-        Server::spawn(Command::new(std::env::current_exe().expect("own path")).arg("raw-server"), "raw").await
+    /// The raw hyper server; with `cpus`, started under `taskset -c cpus`.
+    pub async fn raw(cpus: Option<&str>) -> Server {
+        Server::spawn(pinned(std::env::current_exe().expect("own path"), cpus).arg("raw-server"), "raw").await
     }
 
     async fn spawn(command: &mut Command, name: &str) -> Server {
-        let dir = std::env::temp_dir().join(format!("bench-{name}-{}", std::process::id()));
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("bench-{name}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let ready_file = dir.join("ready.json");
         let started = Instant::now();
@@ -97,6 +102,23 @@ impl Server {
             .unwrap_or(0.0);
         kb / 1024.0
     }
+}
+
+/// `exe`, or `taskset -c cpus exe` when `cpus` is given.
+fn pinned(exe: PathBuf, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpus).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    }
+}
+
+/// Whether `taskset` can be run here.
+pub fn has_taskset() -> bool {
+    Command::new("taskset").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 /// `bench raw-server --ready-file F`: the floor.

@@ -1,0 +1,131 @@
+//! The headline ratios: each scenario's request sent to the emulator and to the raw hyper
+//! server in the same round, rounds interleaved, the median of the per-round ratios
+//! printed. The generator is `wrk` (light, as a peer would measure), optionally with the
+//! servers and wrk pinned to separate cores, or the in-process one.
+
+use std::time::Duration;
+
+use crate::load::{self, Template};
+use crate::scenarios::Setup;
+use crate::servers::Server;
+use crate::wrk;
+
+/// The scenarios measured side by side, each against raw hyper with the same request.
+pub const SCENARIOS: [&str; 6] =
+    ["small-free", "small-free-plain", "small-metered", "small-metered-plain", "hat-1mb", "hat-5mb"];
+
+/// Who sends the load.
+#[derive(Clone, Copy)]
+pub enum Generator {
+    /// `wrk -t2`; with `Some(cpus)`, wrk runs under `taskset -c cpus`.
+    Wrk(Option<&'static str>),
+    InProcess,
+}
+
+impl Generator {
+    fn label(self) -> &'static str {
+        match self {
+            Generator::Wrk(None) => "wrk",
+            Generator::Wrk(Some(_)) => "wrk, pinned: servers on core 0, wrk on core 1",
+            Generator::InProcess => "in-process generator",
+        }
+    }
+}
+
+/// How long and how often.
+#[derive(Clone, Copy)]
+pub struct Plan {
+    pub rounds: usize,
+    pub seconds: u64,
+    pub connections: usize,
+}
+
+/// One run: requests/s, p99 ms and errors (answers that were not a success).
+type Measured = (f64, f64, u64);
+
+/// Runs every scenario `plan.rounds` times on both servers and prints the ratios.
+pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &Server, plan: Plan) {
+    println!(
+        "headline [{}]: {} rounds of {} s per server, {} connections",
+        generator.label(),
+        plan.rounds,
+        plan.seconds,
+        plan.connections
+    );
+    check(setup, emulator).await;
+    let mut ratios = vec![Vec::new(); SCENARIOS.len()];
+    let mut rates = vec![(Vec::new(), Vec::new()); SCENARIOS.len()];
+    let mut p99 = vec![Vec::new(); SCENARIOS.len()];
+    let mut errors = vec![0u64; SCENARIOS.len()];
+    for round in 0..plan.rounds {
+        for (i, scenario) in SCENARIOS.iter().enumerate() {
+            // Signed afresh each round, so the eop-date stays inside its 15 minutes.
+            let template = setup.request(scenario, emulator.addr);
+            let order = if round % 2 == 0 { [raw, emulator] } else { [emulator, raw] };
+            let mut measured = [(0.0, 0.0, 0); 2];
+            for (slot, server) in order.into_iter().enumerate() {
+                measured[slot] = measure(generator, server, &template, plan).await;
+            }
+            let (floor, ours) = if round % 2 == 0 { (measured[0], measured[1]) } else { (measured[1], measured[0]) };
+            ratios[i].push(ours.0 / floor.0.max(1e-9));
+            rates[i].0.push(ours.0);
+            p99[i].push(ours.1);
+            rates[i].1.push(floor.0);
+            errors[i] += ours.2;
+        }
+    }
+    for (i, scenario) in SCENARIOS.iter().enumerate() {
+        let shown: Vec<String> = ratios[i].iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "  {scenario:<20} emulator {:>8.0} req/s (p99 {:.2} ms), raw hyper {:>8.0} req/s; ratio {} → median {:.2}{}",
+            median(&rates[i].0),
+            median(&p99[i]),
+            median(&rates[i].1),
+            shown.join(" "),
+            median(&ratios[i]),
+            if errors[i] > 0 { format!("  ({} failed answers)", errors[i]) } else { String::new() }
+        );
+    }
+}
+
+/// One request of each scenario through the in-process client: a figure for a request
+/// the emulator refuses would be meaningless, so say so up front.
+async fn check(setup: &Setup, emulator: &Server) {
+    for scenario in SCENARIOS {
+        let summary = load::drive_count(emulator.addr, setup.request(scenario, emulator.addr), 1, 1).await;
+        if summary.codes.keys().any(|code| code != "0") {
+            println!("  warning: {scenario} is answered {:?}, not code 0", summary.codes);
+        }
+    }
+}
+
+async fn measure(generator: Generator, server: &Server, template: &Template, plan: Plan) -> Measured {
+    let duration = Duration::from_secs(plan.seconds);
+    match generator {
+        Generator::InProcess => {
+            let s = load::drive(server.addr, template.clone(), plan.connections, duration).await;
+            let failed = s.codes.iter().filter(|(code, _)| code.as_str() != "0").map(|(_, n)| n).sum();
+            (s.rate(), s.percentile(0.99), failed)
+        }
+        Generator::Wrk(cpus) => {
+            let script = match wrk::Script::new(template) {
+                Ok(script) => script,
+                Err(e) => {
+                    eprintln!("bench: cannot write the wrk script: {e}");
+                    return (0.0, 0.0, 0);
+                }
+            };
+            let (addr, path, connections) = (server.addr, template.path.clone(), plan.connections);
+            let run = tokio::task::spawn_blocking(move || script.run(addr, &path, connections, duration, cpus))
+                .await
+                .unwrap_or_default();
+            (run.rate(), run.p99_ms, run.errors)
+        }
+    }
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
