@@ -79,7 +79,7 @@ async fn read_answer(reader: &mut (impl AsyncReadExt + Unpin)) -> Option<(String
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
-            if length.map_or(true, |len| buf.len() >= end + 4 + len) || n == 0 {
+            if length.is_none_or(|len| buf.len() >= end + 4 + len) || n == 0 {
                 return Some((status, buf.split_off(end + 4)));
             }
         } else if n == 0 {
