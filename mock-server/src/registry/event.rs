@@ -129,8 +129,7 @@ impl Registry {
             if !cell.configured() {
                 events.push(Event::Account { ak: cell.ak.clone(), sk: cell.sk.clone() });
             }
-            let state = cell.lock();
-            for app in &state.apps {
+            for app in cell.apps().iter() {
                 if !cell.is_seed_app(&app.appkey) {
                     events.push(Event::App {
                         ak: cell.ak.clone(),
@@ -150,6 +149,7 @@ impl Registry {
                     );
                 }
             }
+            let state = cell.lock();
             let mut ledgers: Vec<_> = state.ledgers.iter().collect();
             ledgers.sort_by(|a, b| a.0.cmp(b.0));
             for ((appkey, api), ledger) in ledgers {
