@@ -2,13 +2,17 @@
 //! (route, capability, limits, classes) and the error catalogue (code, HTTP status, message).
 //!
 //! Handlers name codes through the constants in [`code`]; the status and text of each come
-//! from here, so a correction to the vendor's data is a change to one JSON file.
+//! from here, so a correction to the vendor's data is a change to one JSON file. The
+//! constants are checked against `errors.json` (scope and endpoints) by this module's tests.
+//! An endpoint's capability, what it looks for and its image-count and size limits are
+//! data too ([`Capability`]).
 
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::vision::ImageFormat;
+use crate::vision::scene::ACTIONS;
+use crate::vision::{ImageFormat, Wear};
 
 const ROUTES_JSON: &str = include_str!("../../fixtures/routes.json");
 const ERRORS_JSON: &str = include_str!("../../fixtures/errors.json");
@@ -53,7 +57,7 @@ pub mod code {
         pub const AREA_OUTSIDE: u32 = 4013;
     }
 
-    /// face quality and the seven liveness actions.
+    /// face quality and the seven liveness actions (4207–4209: the liveness actions only).
     pub mod face {
         pub const EMPTY_OR_WRONG_KEY: u32 = 4201;
         pub const BAD_FORMAT: u32 = 4202;
@@ -108,16 +112,107 @@ impl ErrorEntry {
     }
 }
 
-/// What the emulator does with a request once the gateway admits it.
+/// What the emulator does with a request once the gateway admits it, with the limits and
+/// the target each capability reads from `fixtures/routes.json` (`capability`, `looks_for`,
+/// `images`, `max_size`). A capability never branches on an endpoint's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capability {
+    /// hard-hat and work-clothes: one image in, coloured boxes of what is worn out.
+    Detect {
+        wear: Wear,
+    },
+    /// e-fence: `images` images in, the people inside an area out.
+    Fence {
+        images: Count,
+    },
+    FaceQuality {
+        max_size: Size,
+    },
+    /// A liveness endpoint: frames in, whether they show `action` (a scene's action name).
+    Liveness {
+        action: String,
+        frames: Count,
+        max_size: Size,
+    },
+    /// fall and fight: frames in, the probability of `incident` out.
+    Action {
+        incident: Incident,
+        frames: Count,
+    },
+}
+
+/// What an action endpoint scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incident {
+    Fall,
+    Fight,
+}
+
+/// How many images (or frames) a request carries: `min`–`max` accepted; the manual's
+/// advice, where it gives one, is data for explanations and lints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapabilityKind {
-    /// hard-hat and work-clothes: one image in, coloured boxes out.
-    Detect,
-    Fence,
-    FaceQuality,
-    Liveness,
-    Action,
+pub struct Count {
+    pub min: usize,
+    pub max: usize,
+    #[serde(default)]
+    pub advised_min: Option<usize>,
+    #[serde(default)]
+    pub advised_max: Option<usize>,
+}
+
+/// The largest image accepted, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Size {
+    pub width: u32,
+    pub height: u32,
+}
+
+/// An endpoint's capability as written in `fixtures/routes.json`: flat fields, checked
+/// together when the catalogue is built.
+#[derive(Debug, Deserialize)]
+struct CapabilityFields {
+    capability: String,
+    #[serde(default)]
+    looks_for: Option<String>,
+    #[serde(default)]
+    images: Option<Count>,
+    #[serde(default)]
+    max_size: Option<Size>,
+}
+
+impl TryFrom<CapabilityFields> for Capability {
+    type Error = String;
+
+    fn try_from(f: CapabilityFields) -> Result<Capability, String> {
+        let images = || f.images.ok_or("`images` {min, max} is missing");
+        let max_size = || f.max_size.ok_or("`max_size` {width, height} is missing");
+        let looks_for = |known: &[&str]| match f.looks_for.as_deref() {
+            Some(name) if known.contains(&name) => Ok(name.to_string()),
+            other => Err(format!("`looks_for` is {other:?}; expected one of {}", known.join(", "))),
+        };
+        Ok(match f.capability.as_str() {
+            "detect" => {
+                let wear = if looks_for(&["hat", "clothes"])? == "hat" { Wear::Hat } else { Wear::Clothes };
+                Capability::Detect { wear }
+            }
+            "fence" => Capability::Fence { images: images()? },
+            "face_quality" => Capability::FaceQuality { max_size: max_size()? },
+            "liveness" => {
+                Capability::Liveness { action: looks_for(&ACTIONS)?, frames: images()?, max_size: max_size()? }
+            }
+            "action" => {
+                let incident = if looks_for(&["fall", "fight"])? == "fall" { Incident::Fall } else { Incident::Fight };
+                Capability::Action { incident, frames: images()? }
+            }
+            other => return Err(format!("unknown capability `{other}`")),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Capability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Capability, D::Error> {
+        Capability::try_from(CapabilityFields::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
 /// One endpoint of `fixtures/routes.json`.
@@ -129,7 +224,8 @@ pub struct Endpoint {
     pub api_id: String,
     /// The path after `{prefix}{api_id}/`.
     pub path: String,
-    pub capability: CapabilityKind,
+    #[serde(flatten)]
+    pub capability: Capability,
     /// Paid APIs need a claimed free quota or a package; the others only need enabling.
     pub paid: bool,
     pub formats: Vec<ImageFormat>,
@@ -196,42 +292,4 @@ impl Catalogue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_code_the_handlers_name_is_in_the_catalogue() {
-        let cat = Catalogue::get();
-        for c in [
-            code::AK_UNKNOWN,
-            code::SIGNATURE,
-            code::APPKEY_MISSING,
-            code::APPKEY_INVALID,
-            code::REQUEST_TYPE,
-            code::IP_NOT_ALLOWED_BY_APP,
-            code::IP_NOT_ALLOWED_BY_API,
-            code::INTERNAL,
-            code::SERVICE_UNREGISTERED,
-            code::APP_NOT_ENABLED,
-            code::INVALID_URL,
-        ] {
-            assert!(cat.error(None, c).is_some(), "gateway code {c} missing");
-        }
-        for endpoint in ["hat", "clothes"] {
-            for c in [4001, 4002, 4003, 4006] {
-                assert!(cat.error(Some(endpoint), c).is_some(), "{endpoint} {c} missing");
-            }
-        }
-    }
-
-    #[test]
-    fn every_endpoint_has_a_unique_route() {
-        let cat = Catalogue::get();
-        let mut seen = std::collections::HashSet::new();
-        for e in &cat.endpoints {
-            assert!(seen.insert((e.api_id.as_str(), e.path.as_str())), "{} twice", e.name);
-            assert!(e.image_limit <= e.body_limit, "{}: image limit above body limit", e.name);
-        }
-        assert_eq!(cat.endpoints.len(), 13);
-    }
-}
+mod tests;

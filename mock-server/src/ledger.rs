@@ -2,9 +2,14 @@
 //! (DIGEST §3, manual §5.1).
 //!
 //! Deduction order: the paid package in use is finished first; then the free quota; then
-//! the other paid packages, earliest purchase first. A call is *reserved* before the
-//! capability runs and *committed* only if it answers code 0; otherwise it is released, so
-//! balances never go negative and nothing is charged twice or lost.
+//! the other paid packages, earliest purchase first. A call is *charged* before the
+//! capability runs and *refunded* unless it answers code 0, so balances never go negative
+//! and nothing is charged twice or lost. This is reserve-then-commit in one step: a call in
+//! flight is no longer available either way, and the success path needs no second visit.
+//!
+//! A call charged to a paid package makes it the package in use at once; a refund puts
+//! back the package in use from before the call when no call was charged since (calls one
+//! after another behave exactly as if charged on success only; see the tests).
 
 use serde::{Deserialize, Serialize};
 
@@ -32,10 +37,8 @@ pub struct Package {
     pub id: u64,
     pub kind: Kind,
     pub calls: u64,
+    /// Calls charged, including those of requests still in flight.
     pub used: u64,
-    /// Calls reserved by requests in flight: not yet used, no longer available.
-    #[serde(skip)]
-    pub reserved: u64,
     pub start_ms: i64,
     pub expires_ms: i64,
 }
@@ -46,7 +49,7 @@ impl Package {
     }
 
     pub fn available(&self) -> u64 {
-        self.calls - self.used - self.reserved
+        self.calls - self.used
     }
 
     fn usable(&self, now_ms: i64) -> bool {
@@ -77,6 +80,21 @@ pub struct Ledger {
     /// The paid package calls are being taken from, finished before anything else.
     pub in_use: Option<u64>,
     next_id: u64,
+    /// The number of the latest charge that stands, for [`Ledger::refund`]: one more per
+    /// charge, one less when the latest is refunded.
+    #[serde(skip)]
+    top: u64,
+}
+
+/// A call charged to a package, until it is known to have succeeded: hand it back to
+/// [`Ledger::refund`] if it did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    pub package: u64,
+    /// The charge's number (see `Ledger::top`).
+    number: u64,
+    /// The package in use before this charge.
+    in_use_before: Option<u64>,
 }
 
 impl Ledger {
@@ -95,28 +113,39 @@ impl Ledger {
 
     fn add(&mut self, kind: Kind, calls: u64, now_ms: i64) -> &Package {
         self.next_id += 1;
-        let package = Package {
-            id: self.next_id,
-            kind,
-            calls,
-            used: 0,
-            reserved: 0,
-            start_ms: now_ms,
-            expires_ms: now_ms + YEAR_MS,
-        };
+        let package =
+            Package { id: self.next_id, kind, calls, used: 0, start_ms: now_ms, expires_ms: now_ms + YEAR_MS };
         self.packages.push(package);
         &self.packages[self.packages.len() - 1]
     }
 
-    /// Reserves one call; returns the id of the package it will come from.
-    pub fn reserve(&mut self, now_ms: i64) -> Result<u64, Denied> {
+    /// Charges one call to the package the deduction order chooses.
+    pub fn charge(&mut self, now_ms: i64) -> Result<Charged, Denied> {
         let id = self.choose(now_ms)?;
         let package = self.packages.iter_mut().find(|p| p.id == id).ok_or(Denied::Exhausted)?;
-        package.reserved += 1;
-        Ok(id)
+        package.used += 1;
+        let charged = Charged { package: id, number: self.top + 1, in_use_before: self.in_use };
+        self.top += 1;
+        if package.kind != Kind::Free {
+            self.in_use = Some(id);
+        }
+        Ok(charged)
     }
 
-    fn choose(&self, now_ms: i64) -> Result<u64, Denied> {
+    /// The call of `charged` failed or was abandoned: it is available again. When it is
+    /// the latest charge, the package in use goes back to what it was before it.
+    pub fn refund(&mut self, charged: &Charged) {
+        if let Some(p) = self.packages.iter_mut().find(|p| p.id == charged.package && p.used > 0) {
+            p.used -= 1;
+        }
+        if charged.number == self.top {
+            self.top -= 1;
+            self.in_use = charged.in_use_before;
+        }
+    }
+
+    /// The package the next call would be charged to, or why none can be.
+    pub fn choose(&self, now_ms: i64) -> Result<u64, Denied> {
         let in_use = self.in_use.and_then(|id| self.packages.iter().find(|p| p.id == id && p.usable(now_ms)));
         let free = || self.packages.iter().find(|p| p.kind == Kind::Free && p.usable(now_ms));
         // Packages are kept in purchase order, so the first usable one is the earliest.
@@ -133,25 +162,7 @@ impl Ledger {
         }
     }
 
-    /// The call reserved from package `id` succeeded: it is used.
-    pub fn commit(&mut self, id: u64) {
-        if let Some(p) = self.packages.iter_mut().find(|p| p.id == id && p.reserved > 0) {
-            p.reserved -= 1;
-            p.used += 1;
-            if p.kind != Kind::Free {
-                self.in_use = Some(id);
-            }
-        }
-    }
-
-    /// The call reserved from package `id` failed: it is available again.
-    pub fn release(&mut self, id: u64) {
-        if let Some(p) = self.packages.iter_mut().find(|p| p.id == id && p.reserved > 0) {
-            p.reserved -= 1;
-        }
-    }
-
-    /// Marks one call of package `id` used without a reservation (replaying a journal).
+    /// Marks one call of package `id` used (replaying a journal of calls that succeeded).
     pub fn replay_use(&mut self, id: u64) {
         if let Some(p) = self.packages.iter_mut().find(|p| p.id == id && p.used < p.calls) {
             p.used += 1;

@@ -15,7 +15,7 @@
 //! - `registry`: accounts, their apps and ledgers, the rules they obey, and the events
 //!   their changes return. Nothing else.
 //! - `store`: persistence of those events (`--state`). `ledger`: one ledger, pure.
-//! - `billing`: the charge per call (reserve, settle), claims, purchases, usage.
+//! - `billing`: the charge per call (charged, then kept or refunded), claims, purchases, usage.
 //! - `limits`: requests in flight per app. `journal`: log lines, counters, alerts.
 //! - `outcome`: the record of a served request. `respond`: the only code that writes a
 //!   response (vendor answers, control answers, the connection limit's 503).

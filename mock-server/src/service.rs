@@ -73,8 +73,8 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             };
             if !wait.is_zero() {
                 // No lock is held here: only the app's place in its concurrency limit and the
-                // call reserved. A client that gives up now drops this future, and with it
-                // the ticket, which releases the call: it is not charged.
+                // call charged. A client that gives up now drops this future, and with it
+                // the ticket, which refunds the call: it is not charged.
                 tokio::time::sleep(wait).await;
             }
             // A reset or truncated answer never reaches the client whole: not charged.
@@ -140,19 +140,20 @@ struct Decided<'s> {
     delay: Duration,
     /// The app's place in its concurrency limit, held until the response is written.
     slot: Option<Slot<'s>>,
-    /// The call reserved, settled once the delay is over.
+    /// The call charged, settled (kept or refunded) once the delay is over.
     ticket: Option<Ticket>,
     /// A forced code, a fired rule or the fault rate's draw.
     fault: Option<Action>,
 }
 
 /// Gateway, then faults, then the app's concurrency limit, then billing, then capability.
-/// The charge is reserved here and settled by the caller once the answer is due. A forced
+/// The charge is made here and settled by the caller once the answer is due. A forced
 /// code or a fired rule that answers by itself replaces everything after the gateway, so it
 /// is never charged.
 ///
-/// Locks of the account taken on the way: one in the gateway (the app), one to reserve a
-/// paid call, and one more when the caller settles it; a free API takes only the first.
+/// Locks of the account taken on the way: its apps read once in the gateway, and its
+/// ledgers once to charge a paid call; settling a success takes none (a refund takes the
+/// ledgers once more). A free API reads the apps only.
 fn pipeline<'s>(
     shared: &'s Shared,
     req: &gateway::Request<'_>,
@@ -200,7 +201,7 @@ fn pipeline<'s>(
             return refused(refusal, Some(admitted));
         }
     };
-    let ticket = match billing::reserve(&shared.registry, &admitted.account, &admitted.app.appkey, admitted.endpoint) {
+    let ticket = match billing::charge(&shared.registry, &admitted.account, &admitted.app.appkey, admitted.endpoint) {
         Ok(ticket) => ticket,
         Err(refusal) => return refused(refusal, Some(admitted)),
     };
@@ -293,8 +294,9 @@ mod tests {
     use crate::gateway::signature;
     use crate::vision::{compose::compose, scene::Scene, ImageFormat};
 
-    /// The default account's locks taken by one signed hard-hat call (a paid API).
-    fn locks_of_one_call(shared: &Shared) -> (u64, Answer) {
+    /// The default account's locks taken by one signed hard-hat call (a paid API): its
+    /// ledger locks and its reads of the apps.
+    fn locks_of_one_call(shared: &Shared) -> ((u64, u64), Answer) {
         let image = compose(&Scene::default(), 64, 48, ImageFormat::Png).expect("image");
         let body =
             format!(r#"{{"image":"{}"}}"#, base64::Engine::encode(&base64::engine::general_purpose::STANDARD, image));
@@ -323,20 +325,23 @@ mod tests {
             body: &received,
         };
         let account = shared.registry.account("mock-ak").expect("the default account");
-        let before = account.locks_taken.load(Ordering::Relaxed);
+        let counts = || (account.locks_taken.load(Ordering::Relaxed), account.app_reads.load(Ordering::Relaxed));
+        let before = counts();
         let decided = pipeline(shared, &req, shared.gateway.router.resolve(path), None);
         let charge = decided.ticket.and_then(|t| t.settle(matches!(decided.answer, Answer::Success { .. })));
         assert!(charge.is_some(), "a successful paid call is charged");
-        (account.locks_taken.load(Ordering::Relaxed) - before, decided.answer)
+        let after = counts();
+        ((after.0 - before.0, after.1 - before.1), decided.answer)
     }
 
     #[test]
-    fn a_paid_call_locks_its_account_three_times() {
-        // One in the gateway (the app), one to reserve the call, one to settle it. Counters,
-        // slots and signing keys have locks of their own.
+    fn a_paid_call_locks_each_account_lock_once() {
+        // The apps read once in the gateway; the ledgers locked once, to charge the call.
+        // Settling a success takes no lock. Counters, slots and signing keys have locks of
+        // their own.
         let shared = Shared::new(&Config::default()).expect("state");
         let (locks, answer) = locks_of_one_call(&shared);
         assert!(matches!(answer, Answer::Success { .. }), "{answer:?}");
-        assert_eq!(locks, 3);
+        assert_eq!(locks, (1, 1), "(ledger locks, app reads)");
     }
 }

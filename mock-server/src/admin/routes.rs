@@ -219,7 +219,7 @@ fn app_view(app: &App) -> Value {
 }
 
 fn account_view(registry: &Registry, stats: &Stats, cell: &AccountCell) -> Value {
-    let apps: Vec<Value> = cell.lock().apps.iter().map(|a| app_view(a)).collect();
+    let apps: Vec<Value> = cell.apps().iter().map(|a| app_view(a)).collect();
     let counted = stats.account(&cell.ak);
     let refused: serde_json::Map<String, Value> =
         counted.refused.iter().map(|(c, n)| (c.to_string(), json!(n))).collect();

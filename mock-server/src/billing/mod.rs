@@ -1,6 +1,12 @@
 //! What the vendor sells and meters (DIGEST §3): the free quota and packages of a paid
-//! API, and the charge for each call — reserved before the capability runs, committed only
-//! when it answers code 0, released otherwise. Free APIs only need enabling.
+//! API, and the charge for each call. The charge is made before the capability runs and
+//! settled after it has answered, including any delay an image asks for: it stands only
+//! when the answer is code 0 and reaches the client whole, and is refunded otherwise — a
+//! client that gives up during the delay drops its [`Ticket`] and is not charged. Free APIs
+//! only need enabling.
+//!
+//! Charging at once (rather than reserving, then committing) makes a successful call lock
+//! its account once here; only a failed or abandoned call comes back, to refund.
 
 use std::sync::Arc;
 
@@ -8,66 +14,72 @@ use serde_json::{json, Value};
 
 use crate::catalogue::{code, Catalogue, Endpoint};
 use crate::clock::format_eop_date;
-use crate::ledger::{self, Denied, Kind, Ledger, PACKAGE_SIZES};
+use crate::ledger::{self, Charged, Denied, Kind, Ledger, PACKAGE_SIZES};
 use crate::outcome::Charge;
 use crate::refuse;
 use crate::registry::{AccountCell, Change, Event, Registry};
 use crate::respond::Refusal;
 
-/// A call reserved on a ledger. Settle it with the outcome; dropping it unsettled
-/// releases the call, so an abandoned request never costs one.
+/// A call charged to a ledger, not yet known to have succeeded. Settle it with the
+/// outcome; dropping it unsettled refunds the call, so an abandoned request never costs one.
 #[derive(Debug)]
 pub(crate) struct Ticket {
     account: Arc<AccountCell>,
     key: (String, String),
-    package: Option<u64>,
-    now_ms: i64,
+    /// The charge, and what the ledger held after it; `None` for a free API.
+    charged: Option<(Charged, Charge)>,
+    /// The account's generation when charged: a reset since makes the refund moot.
+    generation: u64,
 }
 
 impl Ticket {
-    /// Commits the call if `succeeded`, releases it otherwise; returns the charge made.
+    /// Keeps the charge if `succeeded` (no lock taken), refunds it otherwise; returns the
+    /// charge that stands.
     pub fn settle(mut self, succeeded: bool) -> Option<Charge> {
-        let id = self.package.take()?;
-        let mut state = self.account.lock();
-        let ledger = state.ledgers.get_mut(&self.key)?;
-        if !succeeded {
-            ledger.release(id);
-            return None;
+        if succeeded {
+            return self.charged.take().map(|(_, charge)| charge);
         }
-        ledger.commit(id);
-        Some(Charge { package: id, remaining: ledger.remaining(self.now_ms), valid: ledger.valid_calls(self.now_ms) })
+        None // dropped here: refunded
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if let Some(id) = self.package.take() {
-            if let Some(ledger) = self.account.lock().ledgers.get_mut(&self.key) {
-                ledger.release(id);
+        if let Some((charged, _)) = self.charged.take() {
+            let mut state = self.account.lock();
+            if state.generation != self.generation {
+                return;
+            }
+            if let Some(ledger) = state.ledgers.get_mut(&self.key) {
+                ledger.refund(&charged);
             }
         }
     }
 }
 
-/// Reserves one call of `endpoint` for `appkey`, or refuses with 51001/51002/51003.
-pub(crate) fn reserve(
+/// Charges one call of `endpoint` to `appkey`, or refuses with 51001/51002/51003.
+pub(crate) fn charge(
     registry: &Registry,
     account: &Arc<AccountCell>,
     appkey: &str,
     endpoint: &Endpoint,
 ) -> Result<Ticket, Refusal> {
     let key = (appkey.to_string(), endpoint.name.clone());
-    let now = registry.now_ms(account);
-    let mut ticket = Ticket { account: account.clone(), key, package: None, now_ms: now };
+    let mut ticket = Ticket { account: account.clone(), key, charged: None, generation: 0 };
     if !endpoint.paid {
         return Ok(ticket);
     }
+    let now = registry.now_ms(account);
     let mut state = account.lock();
+    ticket.generation = state.generation;
     let ledger = state.ledgers.entry(ticket.key.clone()).or_default();
-    match ledger.reserve(now) {
-        Ok(id) => {
+    let charged = ledger.charge(now);
+    let charge =
+        |c: &Charged| Charge { package: c.package, remaining: ledger.remaining(now), valid: ledger.valid_calls(now) };
+    match charged {
+        Ok(c) => {
+            ticket.charged = Some((c, charge(&c)));
             drop(state);
-            ticket.package = Some(id);
             Ok(ticket)
         }
         Err(denied) => {
@@ -175,7 +187,7 @@ fn api_usage(endpoint: &Endpoint, enabled: bool, ledger: Option<&Ledger>, now: i
     }
     let empty = Ledger::default();
     let ledger = ledger.unwrap_or(&empty);
-    let status = match ledger.clone().reserve(now) {
+    let status = match ledger.choose(now) {
         Ok(_) => "available",
         Err(Denied::NotPurchased) => "not_purchased",
         Err(Denied::Expired) => "expired",

@@ -1,6 +1,6 @@
 //! Fall and fight (DIGEST §2): consecutive frames in `images`, a probability out.
 //! Checks, in order: body held and a JSON object (4003), `images` present (4010), a list
-//! (4012) of 1–64 (4013), each frame a decodable png/jpg/bmp (4015). The score is the
+//! (4012) of 1–64 (4013, `images` in `fixtures/routes.json`), each frame a decodable png/jpg/bmp (4015). The score is the
 //! highest the frames' scenes give (a fall or fight in any frame is seen).
 
 use std::time::Duration;
@@ -11,13 +11,18 @@ use serde_json::value::RawValue;
 use super::{honour, json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
-use crate::catalogue::Endpoint;
+use crate::catalogue::{Count, Endpoint, Incident};
 use crate::refuse;
 use crate::vision::{names, Image};
 
-const MAX_FRAMES: usize = 64;
-
-pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
+/// Scores `incident` (the endpoint's `looks_for`) over `frames.min`–`frames.max` frames.
+pub fn handle(
+    endpoint: &Endpoint,
+    incident: Incident,
+    frames: &Count,
+    body: &Received,
+    delay: &mut Duration,
+) -> Outcome {
     if body.over_limit {
         return Err(refuse!(
             NOT_AN_OBJECT,
@@ -30,21 +35,25 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
     let raw = members
         .get("images")
         .ok_or_else(|| refuse!(NO_IMAGES, "the body has no `images` key (keys sent: {})", keys(&members)))?;
-    let frames: Vec<&RawValue> = serde_json::from_str(raw.get())
+    let list: Vec<&RawValue> = serde_json::from_str(raw.get())
         .map_err(|_| refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings"))?;
-    if frames.is_empty() || frames.len() > MAX_FRAMES {
-        return Err(refuse!(IMAGE_COUNT, "`images` has {} frames; send 1 to {MAX_FRAMES}", frames.len()));
+    if !(frames.min..=frames.max).contains(&list.len()) {
+        let (n, min, max) = (list.len(), frames.min, frames.max);
+        return Err(refuse!(IMAGE_COUNT, "`images` has {n} frames; send {min} to {max}"));
     }
-    let fall = endpoint.name == "fall";
     let mut score: f64 = 0.0;
-    for (i, raw) in frames.iter().enumerate() {
+    for (i, raw) in list.iter().enumerate() {
         let text = string_member(raw)
             .map_err(|kind| refuse!(IMAGE_UNPARSABLE, "frame {} is {kind}, not a base64 string", i + 1))?;
         let image = Image::decode(&text, &endpoint.formats)
             .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;
         let scene = image.scene();
         honour(endpoint, &scene, &format!("frame {}", i + 1), delay)?;
-        score = score.max(if fall { scene.fall } else { scene.fight }.unwrap_or(0.0));
+        let seen = match incident {
+            Incident::Fall => scene.fall,
+            Incident::Fight => scene.fight,
+        };
+        score = score.max(seen.unwrap_or(0.0));
     }
     Ok(json!({ "score": score }).into())
 }

@@ -14,7 +14,8 @@ use crate::catalogue::Endpoint;
 use crate::refuse;
 use crate::vision::{self, names, Image, ImageError, Wear};
 
-pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
+/// `wear` is what the endpoint looks for (its `looks_for` in `fixtures/routes.json`).
+pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut Duration) -> Outcome {
     let limit = endpoint.image_limit;
     if body.over_limit {
         return Err(refuse!(
@@ -42,7 +43,6 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
         }
         e => refuse!(BAD_BASE64, "{e}"),
     })?;
-    let wear = if endpoint.name == "clothes" { Wear::Clothes } else { Wear::Hat };
     let (scene, source) = image.perceive();
     honour(endpoint, &scene, "the image", delay)?;
     let seed = image.seed(&scene, source);

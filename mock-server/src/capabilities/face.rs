@@ -1,7 +1,7 @@
 //! Face quality (DIGEST §2): one face image in `imageContent`, `good`/`medium`/`bad` out.
 //! Checks, in order: body held (4202), not empty (4201), a JSON object (4202), exactly the
 //! key `imageContent` (4201), a string (4202), decodable in jpg/png/bmp (4203), at most
-//! 960×1280 (4205), then the faces it shows: none (4212), several (4213), a spoof (4204).
+//! 960×1280 (4205, `max_size` in `fixtures/routes.json`), then the faces it shows: none (4212), several (4213), a spoof (4204).
 
 use std::time::Duration;
 
@@ -10,17 +10,14 @@ use serde_json::json;
 use super::{honour, json_object, keys, string_member, Members, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
-use crate::catalogue::Endpoint;
+use crate::catalogue::{Endpoint, Size};
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Face;
 use crate::vision::{names, Image};
 
-/// Largest accepted face image, as the manual states it.
-pub const MAX_WIDTH: u32 = 960;
-pub const MAX_HEIGHT: u32 = 1280;
-
-pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
+/// `max_size`: the largest face image accepted.
+pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, delay: &mut Duration) -> Outcome {
     let members = members(endpoint, body, r#"{"imageContent": "<base64>"}"#)?;
     let Some(raw) = members.get("imageContent").filter(|_| members.len() == 1) else {
         return Err(refuse!(
@@ -33,7 +30,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
         string_member(raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
     let image = Image::decode(&text, &endpoint.formats)
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
-    check_size(&image, "the image")?;
+    check_size(&image, max_size, "the image")?;
     let scene = image.scene();
     honour(endpoint, &scene, "the image", delay)?;
     let faces = scene.faces();
@@ -54,15 +51,11 @@ pub(crate) fn members<'a>(endpoint: &Endpoint, body: &'a Received, example: &str
     json_object(&body.bytes).map_err(|why| refuse!(BAD_FORMAT, "{why}"))
 }
 
-/// 4205 for an image over 960×1280.
-pub(crate) fn check_size(image: &Image, what: &str) -> Result<(), Refusal> {
-    if image.width > MAX_WIDTH || image.height > MAX_HEIGHT {
-        return Err(refuse!(
-            TOO_BIG,
-            "{what} is {}x{}; at most {MAX_WIDTH}x{MAX_HEIGHT} is accepted",
-            image.width,
-            image.height
-        ));
+/// 4205 for an image over `max` (960×1280 for every face endpoint).
+pub(crate) fn check_size(image: &Image, max: &Size, what: &str) -> Result<(), Refusal> {
+    if image.width > max.width || image.height > max.height {
+        let (w, h) = (image.width, image.height);
+        return Err(refuse!(TOO_BIG, "{what} is {w}x{h}; at most {}x{} is accepted", max.width, max.height));
     }
     Ok(())
 }

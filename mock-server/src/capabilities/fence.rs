@@ -1,6 +1,6 @@
 //! e-fence (DIGEST §2): the people of each image whose feet stand inside `area`.
 //! Checks, in order: body size (4002), a JSON object (4004), exactly the keys `image` and
-//! `area` (4005), `image` a list (4006) of 1–32 (4007), `area` a string (4011) of 3–9
+//! `area` (4005), `image` a list (4006) of 1–32 (4007, `images` in `fixtures/routes.json`), `area` a string (4011) of 3–9
 //! points (4012), each image at most 5 MiB (4002) and decodable (4009) in an accepted
 //! format (4013), and `area` inside every image (4013).
 
@@ -12,16 +12,14 @@ use serde_json::{json, Value};
 use super::{honour, json_object, keys, string_member, Outcome, Reply};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
-use crate::catalogue::Endpoint;
+use crate::catalogue::{Count, Endpoint};
 use crate::refuse;
 use crate::vision::geometry::{feet, Polygon};
 use crate::vision::scene::Scene;
 use crate::vision::{names, Image, ImageError};
 
-/// Most images in one request.
-const MAX_IMAGES: usize = 32;
-
-pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
+/// `count`: how many images a request may carry.
+pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut Duration) -> Outcome {
     if body.over_limit {
         return Err(refuse!(TOO_LARGE, "the body is {} bytes; at most {} are accepted", body.len, endpoint.body_limit));
     }
@@ -35,8 +33,9 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
     }
     let images: Vec<&RawValue> = serde_json::from_str(members["image"].get())
         .map_err(|_| refuse!(IMAGE_NOT_A_LIST, "`image` must be a list of base64 strings"))?;
-    if images.is_empty() || images.len() > MAX_IMAGES {
-        return Err(refuse!(IMAGE_COUNT, "`image` has {} images; send 1 to {MAX_IMAGES}", images.len()));
+    if !(count.min..=count.max).contains(&images.len()) {
+        let (n, min, max) = (images.len(), count.min, count.max);
+        return Err(refuse!(IMAGE_COUNT, "`image` has {n} images; send {min} to {max}"));
     }
     let area = string_member(members["area"])
         .map_err(|kind| refuse!(AREA_NOT_A_STRING, "`area` is {kind}; send it as a string \"x1,y1,x2,y2,x3,y3\""))?;

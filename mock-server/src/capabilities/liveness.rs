@@ -1,7 +1,7 @@
 //! The seven liveness actions (DIGEST §2): frames `image1Content` … `imageNContent` in,
 //! `action_detected` out. Checks, in order: body held (4202), not empty (4201), a JSON
-//! object (4202), only `image<i>Content` keys (4201), 3–35 of them (4207, 4208), strings
-//! (4202). Then the frames are examined in order, 1 to the highest number sent, and the
+//! object (4202), only `image<i>Content` keys (4201), 3–35 of them (4207, 4208; `images` in
+//! `fixtures/routes.json`), strings (4202). Then the frames are examined in order, 1 to the highest number sent, and the
 //! examination stops at the first frame that shows the action: a frame missing (4209, with
 //! its number), empty, not base64 or not an accepted format (4210, as the manual's table
 //! says), a broken header or damaged pixel data (4203, "图片处理出现异常"), over 960×1280
@@ -19,16 +19,21 @@ use super::face::{check_size, members, one_face};
 use super::{honour, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
-use crate::catalogue::Endpoint;
+use crate::catalogue::{Count, Endpoint, Size};
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Source;
 use crate::vision::{names, Image, ImageError};
 
-const MIN_FRAMES: usize = 3;
-const MAX_FRAMES: usize = 35;
+/// What a liveness endpoint reads from `fixtures/routes.json`: the action it looks for
+/// (`looks_for`), how many frames it takes (`images`) and their largest size (`max_size`).
+pub struct Rules<'a> {
+    pub action: &'a str,
+    pub frames: &'a Count,
+    pub max_size: &'a Size,
+}
 
-pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, rules: &Rules<'_>, body: &Received, delay: &mut Duration) -> Outcome {
     let members = members(endpoint, body, r#"{"image1Content": "<base64>", …}"#)?;
     let mut frames = BTreeMap::new();
     for (key, raw) in &members {
@@ -37,11 +42,12 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
         })?;
         frames.insert(n, *raw);
     }
-    if frames.len() < MIN_FRAMES {
-        return Err(refuse!(TOO_FEW_FRAMES, "{} frames sent; at least {MIN_FRAMES} are needed", frames.len()));
+    let (n, Count { min, max, .. }) = (frames.len(), *rules.frames);
+    if n < min {
+        return Err(refuse!(TOO_FEW_FRAMES, "{n} frames sent; at least {min} are needed"));
     }
-    if frames.len() > MAX_FRAMES {
-        return Err(refuse!(TOO_MANY_FRAMES, "{} frames sent; at most {MAX_FRAMES} are accepted", frames.len()));
+    if n > max {
+        return Err(refuse!(TOO_MANY_FRAMES, "{n} frames sent; at most {max} are accepted"));
     }
     let texts = frames
         .iter()
@@ -51,8 +57,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
                 .map_err(|kind| refuse!(BAD_FORMAT, "image{n}Content is {kind}; send a base64 string"))
         })
         .collect::<Result<BTreeMap<usize, Cow<'_, str>>, Refusal>>()?;
-    let action = endpoint.name.strip_prefix("liveness_").unwrap_or_default();
-    Ok(json!({ "action_detected": examine(endpoint, &texts, action, delay)? }).into())
+    Ok(json!({ "action_detected": examine(endpoint, rules, &texts, delay)? }).into())
 }
 
 /// `image12Content` → 12.
@@ -62,11 +67,11 @@ fn frame_number(key: &str) -> Option<usize> {
     (first != b'0' && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
 }
 
-/// Walks frames 1..=last in order; true at the first frame showing `action`.
+/// Walks frames 1..=last in order; true at the first frame showing the rules' action.
 fn examine(
     endpoint: &Endpoint,
+    rules: &Rules<'_>,
     frames: &BTreeMap<usize, Cow<'_, str>>,
-    action: &str,
     delay: &mut Duration,
 ) -> Result<bool, Refusal> {
     let last = frames.keys().next_back().copied().unwrap_or(0);
@@ -84,13 +89,13 @@ fn examine(
             }
             e => refuse!(UNDECODABLE, "{what}: {e}"),
         })?;
-        check_size(&image, &what)?;
+        check_size(&image, rules.max_size, &what)?;
         let (scene, source) = image.perceive();
         honour(endpoint, &scene, &what, delay)?;
         one_face(&scene.faces(), &what)?;
         let shows = match source {
             Source::Derived => first_bytes.as_ref().is_some_and(|first| *first != image.bytes),
-            _ => scene.action.as_deref() == Some(action),
+            _ => scene.action.as_deref() == Some(rules.action),
         };
         if shows {
             return Ok(true);

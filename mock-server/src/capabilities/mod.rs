@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::catalogue::{CapabilityKind, Catalogue, Endpoint, Scope};
+use crate::catalogue::{Capability, Catalogue, Endpoint, Scope};
 use crate::respond::{Answer, Refusal};
 use crate::vision::scene::Scene;
 
@@ -25,12 +25,14 @@ use crate::vision::scene::Scene;
 /// the images' ground truth says the "AI" takes to give it (the caller waits that long).
 pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
     let mut delay = Duration::ZERO;
-    let outcome = match endpoint.capability {
-        CapabilityKind::Detect => detect::handle(endpoint, body, &mut delay),
-        CapabilityKind::Fence => fence::handle(endpoint, body, &mut delay),
-        CapabilityKind::FaceQuality => face::handle(endpoint, body, &mut delay),
-        CapabilityKind::Liveness => liveness::handle(endpoint, body, &mut delay),
-        CapabilityKind::Action => action::handle(endpoint, body, &mut delay),
+    let outcome = match &endpoint.capability {
+        Capability::Detect { wear } => detect::handle(endpoint, *wear, body, &mut delay),
+        Capability::Fence { images } => fence::handle(endpoint, images, body, &mut delay),
+        Capability::FaceQuality { max_size } => face::handle(endpoint, max_size, body, &mut delay),
+        Capability::Liveness { action, frames, max_size } => {
+            liveness::handle(endpoint, &liveness::Rules { action, frames, max_size }, body, &mut delay)
+        }
+        Capability::Action { incident, frames } => action::handle(endpoint, *incident, frames, body, &mut delay),
     };
     let answer = match outcome {
         Ok(Reply { message, result }) => Answer::Success { message, result },

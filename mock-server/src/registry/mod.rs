@@ -40,31 +40,37 @@ pub(crate) struct AccountCell {
     pub sk: String,
     /// This account's clock: the server clock plus this offset. An atomic, read per request.
     offset_ms: AtomicI64,
-    /// Apps and ledgers, which must stay consistent together. A std `Mutex`: every critical
-    /// section is a few map lookups, never held across an `.await`.
+    /// The apps, copy-on-write: every request reads them (the gateway checks the appkey)
+    /// and almost none changes them, so a reader clones one `Arc` under a read lock and
+    /// never waits for the ledgers. Nothing needs apps and ledgers changed as one: APIs are
+    /// only ever enabled, and a reset takes both locks, this one first.
+    apps: RwLock<Arc<Vec<Arc<App>>>>,
+    /// The ledgers. A std `Mutex`: every critical section is a few map lookups, never held
+    /// across an `.await`.
     state: Mutex<AccountState>,
-    /// How often `state` was locked: the request path promises a bound (see
-    /// `service::tests::a_paid_call_locks_its_account_three_times`).
+    /// How often `state` and `apps` were locked: the request path promises a bound (see
+    /// `service::tests::a_paid_call_locks_each_account_lock_once`).
     #[cfg(test)]
     pub locks_taken: AtomicU64,
+    #[cfg(test)]
+    pub app_reads: AtomicU64,
     /// What a reset returns to.
     seed: Account,
 }
 
-/// The mutable part of an account.
+/// The ledgers of an account.
 #[derive(Debug, Default)]
 pub(crate) struct AccountState {
-    pub apps: Vec<Arc<App>>,
     /// (appkey, api) → the ledger of a paid API.
     pub ledgers: HashMap<(String, String), Ledger>,
+    /// One more at every reset: a call charged before a reset is not refunded after it.
+    pub generation: u64,
 }
 
 impl AccountState {
-    /// The state an account starts in: its declared apps, with the free quota claimed
-    /// where an app asks for it.
-    fn seeded(seed: &Account, now_ms: i64) -> AccountState {
-        let mut state =
-            AccountState { apps: seed.apps.iter().cloned().map(Arc::new).collect(), ..AccountState::default() };
+    /// The ledgers an account starts with: the free quota claimed where an app asks for it.
+    fn seeded(seed: &Account, now_ms: i64, generation: u64) -> AccountState {
+        let mut state = AccountState { ledgers: HashMap::new(), generation };
         for app in seed.apps.iter().filter(|a| a.free_quota) {
             for endpoint in Catalogue::get().endpoints.iter().filter(|e| e.paid && app.apis.contains(&e.name)) {
                 let ledger = state.ledgers.entry((app.appkey.clone(), endpoint.name.clone())).or_default();
@@ -77,20 +83,23 @@ impl AccountState {
 
 impl AccountCell {
     fn new(seed: Account, now_ms: i64) -> AccountCell {
-        let state = AccountState::seeded(&seed, now_ms);
+        let state = AccountState::seeded(&seed, now_ms, 0);
         let (ak, sk) = (seed.ak.clone(), seed.sk.clone());
         AccountCell {
             ak,
             sk,
             offset_ms: AtomicI64::new(0),
+            apps: RwLock::new(seed_apps(&seed)),
             state: Mutex::new(state),
             #[cfg(test)]
             locks_taken: AtomicU64::new(0),
+            #[cfg(test)]
+            app_reads: AtomicU64::new(0),
             seed,
         }
     }
 
-    /// Locks the account's state. A poisoned lock (a panic elsewhere) is still usable:
+    /// Locks the account's ledgers. A poisoned lock (a panic elsewhere) is still usable:
     /// every update leaves the state consistent before it could panic.
     pub fn lock(&self) -> MutexGuard<'_, AccountState> {
         #[cfg(test)]
@@ -98,8 +107,15 @@ impl AccountCell {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The apps as they are now; later changes make a new list.
+    pub fn apps(&self) -> Arc<Vec<Arc<App>>> {
+        #[cfg(test)]
+        self.app_reads.fetch_add(1, Ordering::Relaxed);
+        read(&self.apps).clone()
+    }
+
     pub fn app(&self, appkey: &str) -> Option<Arc<App>> {
-        self.lock().apps.iter().find(|a| a.appkey == appkey).cloned()
+        self.apps().iter().find(|a| a.appkey == appkey).cloned()
     }
 
     pub fn offset_ms(&self) -> i64 {
@@ -190,8 +206,11 @@ impl Registry {
         }
         let app = Arc::new(App::new(name, description, &appkey));
         appkeys.insert(appkey.clone(), cell.ak.clone());
-        cell.lock().apps.push(app.clone());
-        drop(appkeys);
+        let mut apps = write(&cell.apps);
+        let mut changed = Vec::clone(&apps);
+        changed.push(app.clone());
+        *apps = Arc::new(changed);
+        drop((apps, appkeys));
         let event = Event::App { ak: cell.ak.clone(), name: name.into(), description: description.into(), appkey };
         Ok((app, event))
     }
@@ -225,17 +244,19 @@ impl Registry {
     /// the server's. (Its counters are the journal's to forget.)
     pub fn reset(&self, cell: &AccountCell) -> Event {
         let mut appkeys = write(&self.appkeys);
+        let mut apps = write(&cell.apps);
         let mut state = cell.lock();
-        let before: Vec<String> = state.apps.iter().map(|app| app.appkey.clone()).collect();
+        let before: Vec<String> = apps.iter().map(|app| app.appkey.clone()).collect();
         for appkey in &before {
             appkeys.remove(appkey);
         }
         cell.offset_ms.store(0, Ordering::Relaxed);
-        *state = AccountState::seeded(&cell.seed, self.clock.now_ms());
-        for app in &state.apps {
+        *apps = seed_apps(&cell.seed);
+        *state = AccountState::seeded(&cell.seed, self.clock.now_ms(), state.generation + 1);
+        for app in apps.iter() {
             appkeys.insert(app.appkey.clone(), cell.ak.clone());
         }
-        drop((state, appkeys));
+        drop((state, apps, appkeys));
         Event::Reset { ak: cell.ak.clone(), appkeys: before }
     }
 }
@@ -243,18 +264,22 @@ impl Registry {
 /// Changes an app copy-on-write (requests in flight keep the `Arc` they hold); `change`
 /// says whether it changed anything.
 fn update_app(cell: &AccountCell, appkey: &str, change: impl FnOnce(&mut App) -> bool) -> Result<bool, Change> {
-    let mut state = cell.lock();
-    let slot = state
-        .apps
-        .iter_mut()
-        .find(|a| a.appkey == appkey)
-        .ok_or_else(|| Change::NotFound(format!("no app `{appkey}`")))?;
-    let mut app = (**slot).clone();
+    let mut apps = write(&cell.apps);
+    let i =
+        apps.iter().position(|a| a.appkey == appkey).ok_or_else(|| Change::NotFound(format!("no app `{appkey}`")))?;
+    let mut app = (*apps[i]).clone();
     let changed = change(&mut app);
     if changed {
-        *slot = Arc::new(app);
+        let mut list = Vec::clone(&apps);
+        list[i] = Arc::new(app);
+        *apps = Arc::new(list);
     }
     Ok(changed)
+}
+
+/// An account's declared apps, as it starts and after a reset.
+fn seed_apps(seed: &Account) -> Arc<Vec<Arc<App>>> {
+    Arc::new(seed.apps.iter().cloned().map(Arc::new).collect())
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
