@@ -3,7 +3,7 @@
 
 mod action;
 mod detect;
-mod face;
+pub(crate) mod face;
 mod fence;
 mod liveness;
 
