@@ -223,6 +223,17 @@ async fn the_ring_drops_its_oldest_entries_past_its_capacity_and_counts_them() {
 }
 
 #[tokio::test]
+async fn the_capacity_comes_from_the_config_file_and_a_bad_one_is_refused_with_its_line() {
+    let server = crate::util::start_toml("journal_capacity = 2").await;
+    assert_eq!(journal(&server.client, "").await["capacity"], 2);
+    let refused = Config::from_toml("test.toml", "\njournal_capacity = -1").expect_err("refused");
+    assert_eq!(
+        refused.to_string(),
+        "test.toml:2: journal_capacity: -1 is not a journal capacity; keep 0 (no journal) to 1000000 requests per account"
+    );
+}
+
+#[tokio::test]
 async fn a_capacity_of_0_keeps_nothing() {
     let server = start_with(Config { journal_capacity: 0, ..Config::default() }).await;
     let client = &server.client;
