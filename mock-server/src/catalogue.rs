@@ -104,6 +104,10 @@ pub struct ErrorEntry {
     pub string_code: bool,
     /// Endpoint names that may return this code; `*` for all.
     pub endpoints: Vec<String>,
+    /// The stage that refuses with this code (`signature`, `billing`, `capability`, …), as
+    /// the journal names it. The file's `cause` and `retry` are for clients and the contract
+    /// checker (docs/client-contract.md).
+    pub check: String,
 }
 
 impl ErrorEntry {

@@ -49,6 +49,8 @@ pub struct Config {
     pub fault_rate: f64,
     /// Fault rules armed at start, per account ak (`[[rules]]`).
     pub rules: Vec<(String, crate::faults::rule::Rule)>,
+    /// Requests kept per account in the journal (`--journal-capacity`); 0 keeps none.
+    pub journal_capacity: usize,
 }
 
 /// The default connection limit. An idle connection costs a few KiB; bodies in flight are
@@ -85,6 +87,7 @@ impl Default for Config {
             seed: 0,
             fault_rate: 0.0,
             rules: Vec::new(),
+            journal_capacity: crate::journal::DEFAULT_CAPACITY,
         }
     }
 }
@@ -159,6 +162,10 @@ impl Config {
             }
             config.status_overrides.insert(code, *status.get_ref());
         }
+        if let Some(capacity) = raw.journal_capacity {
+            config.journal_capacity = check_journal_capacity(*capacity.get_ref())
+                .map_err(|problem| at(capacity.span(), "journal_capacity", problem))?;
+        }
         for (i, rule) in raw.rules.into_iter().enumerate() {
             let (ak, checked) = crate::faults::config::from_toml(rule.get_ref()).map_err(|problem| {
                 let (field, problem) = problem.split_once(": ").unwrap_or(("", problem.as_str()));
@@ -192,6 +199,17 @@ pub(crate) fn check_admin_token(token: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A journal capacity, from the file or `--journal-capacity`: 0 (no journal) up to
+/// `journal::MAX_CAPACITY` requests per account.
+pub fn check_journal_capacity(capacity: i64) -> Result<usize, String> {
+    usize::try_from(capacity).ok().filter(|c| *c <= crate::journal::MAX_CAPACITY).ok_or_else(|| {
+        format!(
+            "{capacity} is not a journal capacity; keep 0 (no journal) to {} requests per account",
+            crate::journal::MAX_CAPACITY
+        )
+    })
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
@@ -211,6 +229,7 @@ struct FileToml {
     status: BTreeMap<String, Spanned<u16>>,
     #[serde(default)]
     rules: Vec<Spanned<toml::Value>>,
+    journal_capacity: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,7 +16,8 @@
 //!   their changes return. Nothing else.
 //! - `store`: persistence of those events (`--state`). `ledger`: one ledger, pure.
 //! - `billing`: the charge per call (charged, then kept or refunded), claims, purchases, usage.
-//! - `limits`: requests in flight per app. `journal`: log lines, counters, alerts.
+//! - `limits`: requests in flight per app. `journal`: log lines, counters, alerts, and
+//!   per account the ring of recent requests with their contract lints.
 //! - `outcome`: the record of a served request. `respond`: the only code that writes a
 //!   response (vendor answers, control answers, the connection limit's 503).
 //! - `faults`: every way of making a call fail on purpose: `x-mock-force`, rules armed
@@ -27,8 +28,7 @@
 //!   configuration. `clock`: the injectable clock. [`make_image`]: the subcommand.
 //!
 //! Next: the image-driven faults (`--fault`, `delay_ms`) and the concurrency limit move
-//! into `faults/`; the journal's request ring and lints (`journal/`); the OpenAPI document
-//! and the console page (`admin/`).
+//! into `faults/`; the OpenAPI document and the console page (`admin/`).
 
 mod admin;
 mod billing;
@@ -55,5 +55,5 @@ mod store;
 mod vision;
 
 pub use clock::{parse_duration_ms, Clock};
-pub use config::{Config, ConfigError, RouteConfig, DEFAULT_MAX_CONNECTIONS};
+pub use config::{check_journal_capacity, Config, ConfigError, RouteConfig, DEFAULT_MAX_CONNECTIONS};
 pub use server::{start, Handle, StartError};

@@ -48,6 +48,10 @@ struct Args {
     /// 5000–5002, or the gateway's 50000 where it has none.
     #[arg(long, default_value_t = 0.0, value_parser = fault_rate)]
     fault_rate: f64,
+    /// Requests kept per account in the journal (GET /__mock/accounts/{ak}/journal); 0 keeps
+    /// none. Overrides the config file's journal_capacity; default 4096.
+    #[arg(long, value_parser = journal_capacity)]
+    journal_capacity: Option<usize>,
     /// How long a client may take to send a request's headers, and stay idle between
     /// requests (e.g. 10s, 500ms).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -63,6 +67,11 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .filter(|ms| *ms > 0)
         .map(std::time::Duration::from_millis)
         .ok_or_else(|| format!("`{text}` is not a positive duration such as 500ms, 10s or 2m"))
+}
+
+fn journal_capacity(text: &str) -> Result<usize, String> {
+    let n = text.parse::<i64>().map_err(|_| format!("`{text}` is not a whole number of requests, e.g. 4096"))?;
+    mock_server::check_journal_capacity(n)
 }
 
 fn fault_rate(text: &str) -> Result<f64, String> {
@@ -192,6 +201,9 @@ fn main() -> ExitCode {
     config.fault_rate = args.fault_rate;
     config.header_timeout = args.header_timeout;
     config.write_timeout = args.write_timeout;
+    if let Some(capacity) = args.journal_capacity {
+        config.journal_capacity = capacity;
+    }
     // clap reads an empty MOCK_ADMIN_TOKEN as absent: an empty token set either way is refused.
     let token = args
         .admin_token

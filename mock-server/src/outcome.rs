@@ -5,6 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hyper::HeaderMap;
+
+use crate::body::Received;
 use crate::registry::Event;
 
 /// One served request.
@@ -34,6 +37,45 @@ pub(crate) struct Outcome<'a> {
     pub charge: Option<Charge>,
     /// The answer was forced by a fault rather than decided by the pipeline (none yet).
     pub forced: bool,
+    /// How the answer was decided, for the journal.
+    pub verdict: Verdict,
+    /// The request's headers, read by the journal's lints.
+    pub headers: &'a HeaderMap,
+    /// The body as received, when it was read at all; the journal scans it, never keeps it.
+    pub body: Option<&'a Received>,
+}
+
+/// How an answer was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Code 0 from the pipeline.
+    Accepted,
+    /// Any other code from a natural check.
+    Refused,
+    /// Asked for with `x-mock-force`.
+    Forced,
+    /// Decided by an armed rule or `--fault-rate` (a shaped success included).
+    Injected,
+}
+
+impl Verdict {
+    pub fn of(code: u32, forced_by_header: bool, fault_fired: bool) -> Verdict {
+        match (forced_by_header, fault_fired, code) {
+            (true, _, _) => Verdict::Forced,
+            (false, true, _) => Verdict::Injected,
+            (false, false, 0) => Verdict::Accepted,
+            _ => Verdict::Refused,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::Refused => "refused",
+            Verdict::Forced => "forced",
+            Verdict::Injected => "injected",
+        }
+    }
 }
 
 /// A call charged to a package, and what the ledger holds after it.

@@ -18,7 +18,7 @@ use crate::catalogue::{code, Catalogue, Endpoint};
 use crate::faults::{self, apply, Action, FaultBody, Forced, Shape};
 use crate::gateway::{self, Admitted, Resolved};
 use crate::limits::Slot;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Verdict};
 use crate::refuse;
 use crate::respond::{self, Answer, Refusal};
 use crate::shared::Shared;
@@ -52,7 +52,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         None => shared.next_request_id(),
     };
-    let (answer, admitted, charge, close, fault) = match &received {
+    let (answer, admitted, charge, close, fault, by_header) = match &received {
         Ok(body) => {
             let forced = match faults::forced(&parts.headers, endpoint) {
                 Ok(forced) => forced,
@@ -66,6 +66,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 peer: peer.ip(),
                 body,
             };
+            let by_header = forced.is_some();
             let decided = pipeline(shared, &req, resolved, forced);
             let wait = match decided.fault {
                 Some(Action::Shape(Shape::Latency(latency))) => decided.delay + latency,
@@ -82,16 +83,18 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             let succeeded = whole && matches!(decided.answer, Answer::Success { .. });
             let charge = decided.ticket.and_then(|ticket| ticket.settle(succeeded));
             drop(decided.slot);
-            (decided.answer, decided.admitted, charge, false, decided.fault)
+            (decided.answer, decided.admitted, charge, false, decided.fault, by_header)
         }
-        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true, None),
+        Err(ReadError::OverCap { cap }) => {
+            (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true, None, false)
+        }
         Err(ReadError::Io(e)) => {
             // Broken framing, a body cut short or one too slow: the client's doing, so a 4xx.
             let refusal = refuse!(
                 code::REQUEST_TYPE,
                 "the body could not be read: {e}; send a complete body with a valid Content-Length or chunked framing"
             );
-            (Answer::Refused(refusal), None, None, true, None)
+            (Answer::Refused(refusal), None, None, true, None, false)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
@@ -121,6 +124,9 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         bytes_out: hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0),
         charge,
         forced: fault.is_some(),
+        verdict: Verdict::of(rendered.code, by_header, fault.is_some()),
+        headers: &parts.headers,
+        body: received.as_ref().ok(),
     });
     // A charged call is committed to the state file before its answer leaves.
     match kept.durable().await {
@@ -243,6 +249,7 @@ async fn control(
     let req = admin::Request {
         method: &parts.method,
         path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
         headers: &parts.headers,
         peer: peer.ip(),
         body: &body,

@@ -64,7 +64,12 @@ impl Shared {
             registry,
             gateway: Gateway::new(Router::new(&config.routes)),
             limits: Limits::default(),
-            journal: Journal { log_all: config.log_all, quiet: config.quiet, ..Journal::default() },
+            journal: Journal {
+                log_all: config.log_all,
+                quiet: config.quiet,
+                rings: crate::journal::Rings::new(config.journal_capacity),
+                ..Journal::default()
+            },
             store,
             renderer: Renderer { status_overrides: config.status_overrides.clone() },
             admin_token: config.admin_token.clone(),

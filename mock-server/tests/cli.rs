@@ -213,6 +213,16 @@ fn an_empty_admin_token_is_refused_at_start(#[case] args: &[&str], #[case] env: 
     assert!(stderr.contains("the admin token is empty"), "{stderr}");
 }
 
+#[rstest::rstest]
+#[case::not_a_number("many", "`many` is not a whole number of requests, e.g. 4096")]
+#[case::too_large("1000001", "1000001 is not a journal capacity; keep 0 (no journal) to 1000000 requests per account")]
+fn a_bad_journal_capacity_is_refused_at_start(#[case] value: &str, #[case] says: &str) {
+    let output = binary().args(["--addr", "127.0.0.1:0", "--journal-capacity", value]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(says), "{stderr}");
+}
+
 #[test]
 fn an_empty_admin_token_in_the_config_is_refused_with_file_and_line() {
     let dir = temp_dir("empty-token");

@@ -36,6 +36,8 @@ impl From<Change> for Failure {
 pub(crate) struct Request<'a> {
     pub method: &'a Method,
     pub path: &'a str,
+    /// The query string, empty when there is none.
+    pub query: &'a str,
     pub headers: &'a HeaderMap,
     pub peer: IpAddr,
     pub body: &'a [u8],
@@ -100,7 +102,14 @@ mod tests {
     use hyper::header::HeaderValue;
 
     fn request<'a>(peer: &str, headers: &'a HeaderMap) -> Request<'a> {
-        Request { method: &Method::GET, path: "/__mock/clock", headers, peer: peer.parse().expect("ip"), body: b"" }
+        Request {
+            method: &Method::GET,
+            path: "/__mock/clock",
+            query: "",
+            headers,
+            peer: peer.parse().expect("ip"),
+            body: b"",
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::billing;
 use crate::catalogue::Catalogue;
 use crate::clock::{format_eop_date, parse_duration_ms, parse_eop_date};
 use crate::faults::rule::Rule;
-use crate::journal::Stats;
+use crate::journal::{Filter, Stats};
 use crate::registry::{AccountCell, ApiSet, App, Registry};
 use crate::shared::Shared;
 
@@ -50,6 +50,7 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             let cell = account(registry, ak)?;
             shared.keep(&registry.reset(&cell));
             stats.forget(&cell.ak);
+            shared.journal.rings.forget(&cell.ak);
             faults.clear(&cell.ak);
             ok(account_view(registry, stats, &cell))
         }
@@ -70,6 +71,7 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             }
             ok(json!({ "rules": faults.list(&cell.ak) }))
         }
+        (&Method::GET, ["accounts", ak, "journal"]) => journal_view(shared, &account(registry, ak)?.ak, req.query),
         (&Method::GET, ["apps", appkey]) => ok(app_view(&app(registry, appkey)?.1)),
         (&Method::POST, ["apps", appkey, "apis", api]) => {
             let (cell, _) = app(registry, appkey)?;
@@ -228,6 +230,14 @@ fn account_view(registry: &Registry, stats: &Stats, cell: &AccountCell) -> Value
     view
 }
 
+/// `GET /__mock/accounts/{ak}/journal?endpoint=&code=&since=&limit=` (docs/client-contract.md).
+fn journal_view(shared: &Shared, ak: &str, query: &str) -> Answer {
+    let filter = Filter::parse(query).map_err(|e| bad(&e))?;
+    let view = shared.journal.rings.view(ak, &filter);
+    let body = serde_json::to_value(view).map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((StatusCode::OK, body))
+}
+
 fn stats_view(stats: &Stats, cell: &AccountCell, appkey: &str) -> Value {
     let counted = stats.account(&cell.ak);
     let apis: serde_json::Map<String, Value> = counted
@@ -258,6 +268,7 @@ mod tests {
         let req = Request {
             method: &Method::POST,
             path,
+            query: "",
             headers: &headers,
             peer: [127, 0, 0, 1].into(),
             body: body.as_bytes(),

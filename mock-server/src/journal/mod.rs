@@ -1,14 +1,22 @@
 //! What each request leaves behind, read from its [`Outcome`]: one log line on standard
 //! error for every refusal (and for every request with `--log-all`), naming the check that
-//! failed; and the counters and alerts the vendor console shows ([`stats`]).
+//! failed; the counters and alerts the vendor console shows ([`stats`]); and, per account,
+//! the request journal ([`ring`]) with the contract [`lints`] of each request.
 
+mod image;
+mod lints;
+mod ring;
+mod scan;
 mod stats;
 
+use crate::catalogue::Catalogue;
+use crate::clock::format_eop_date;
 use crate::outcome::Outcome;
 
+pub(crate) use ring::{Filter, Rings, DEFAULT_CAPACITY, MAX_CAPACITY};
 pub(crate) use stats::Stats;
 
-/// Where request lines go, and the counters.
+/// Where request lines go, the counters and the request rings.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
     pub log_all: bool,
@@ -16,15 +24,65 @@ pub(crate) struct Journal {
     pub stats: Stats,
     /// Standard error, through a queue that never blocks a request.
     pub log: crate::log::Log,
+    pub rings: Rings,
 }
 
 impl Journal {
     pub fn record(&self, outcome: &Outcome<'_>) {
         self.stats.count(outcome);
+        if let Some(ak) = outcome.ak.filter(|_| self.rings.capacity() > 0) {
+            self.rings.push(ak, entry(outcome));
+        }
         if self.quiet || (outcome.reason.is_none() && !self.log_all) {
             return;
         }
         self.log.line(format_line(outcome));
+    }
+}
+
+/// The journal's entry for a request: everything but the seq and the ring's own lints.
+fn entry(o: &Outcome<'_>) -> ring::Entry {
+    let catalogue = Catalogue::get();
+    let endpoint = o.endpoint.and_then(|name| catalogue.endpoint(name));
+    let scanned = o.body.filter(|b| !b.over_limit).map(|b| scan::scan(&b.bytes));
+    let images: Vec<image::ImageInfo> =
+        scanned.as_ref().map(|s| s.images.iter().map(|t| image::describe(t)).collect()).unwrap_or_default();
+    let seen = lints::Seen {
+        headers: o.headers,
+        endpoint,
+        images: &images,
+        now_ms: o.at_ms,
+        signature_refused: o.code == crate::catalogue::code::SIGNATURE,
+    };
+    let check = (o.code != 0)
+        .then(|| catalogue.error(o.endpoint, o.code).or_else(|| catalogue.error(None, o.code)))
+        .flatten()
+        .map(|e| e.check.as_str());
+    ring::Entry {
+        seq: 0,
+        at: format_eop_date(o.at_ms.div_euclid(1000)),
+        at_ms: o.at_ms,
+        request_id: o.request_id.to_string(),
+        method: o.method.to_string(),
+        path: o.path.to_string(),
+        endpoint: o.endpoint.map(str::to_string),
+        appkey: o.appkey.map(str::to_string),
+        status: o.status,
+        code: o.code,
+        verdict: o.verdict.as_str(),
+        check,
+        reason: o.reason.map(str::to_string),
+        lints: lints::of_request(&seen).into_iter().filter_map(lints::get).collect(),
+        images,
+        elapsed_ms: o.elapsed.as_secs_f64() * 1000.0,
+        bytes_in: o.bytes_in,
+        bytes_out: o.bytes_out,
+        charged: o.charge.is_some(),
+        body: ring::BodyMark {
+            client_id: o.headers.contains_key("ctyun-eop-request-id"),
+            sha256: o.body.map(|b| b.sha256_hex.clone()),
+            fingerprint: scanned.map(|s| s.fingerprint),
+        },
     }
 }
 

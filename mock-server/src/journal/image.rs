@@ -1,0 +1,114 @@
+//! What the journal keeps of an image instead of its bytes: format, dimensions, decoded
+//! size and a digest. Only the first bytes are decoded, enough for the header.
+//!
+//! The digest is not a SHA-256 of the decoded image (hashing every image a second time
+//! costs): it is 16 hex digits, the CRC-32 of the base64 text as sent followed by the
+//! text's length. Two calls carrying the same image encoded the same way share it.
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use serde::Serialize;
+
+/// Base64 characters decoded for the header; a jpg with a large EXIF block gets a second,
+/// longer try.
+const HEAD: usize = 4096;
+const LONG_HEAD: usize = 65536;
+
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// One image of a request, as the journal shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ImageInfo {
+    /// `jpg`, `png`, `bmp`, `gif`, `tif`, or `unknown` when the header is not one of those.
+    pub format: &'static str,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// The decoded length, from the base64 text's length.
+    pub bytes: u64,
+    /// See the module's documentation.
+    pub sha256: String,
+    /// The text uses the url-safe alphabet (`-` or `_`).
+    #[serde(skip)]
+    pub url_safe: bool,
+    /// The base64 text's length, which the size limits count.
+    #[serde(skip)]
+    pub text_len: usize,
+}
+
+/// Describes the image whose base64 text is `text`.
+pub(crate) fn describe(text: &[u8]) -> ImageInfo {
+    let url_safe = text.iter().any(|&b| b == b'-' || b == b'_');
+    let mut head = decode_head(text, HEAD, url_safe);
+    let mut size = imagesize::blob_size(&head).ok();
+    if size.is_none() && text.len() > HEAD {
+        head = decode_head(text, LONG_HEAD, url_safe);
+        size = imagesize::blob_size(&head).ok();
+    }
+    let padding = text.iter().rev().take_while(|&&b| b == b'=').count();
+    let crc = crc32fast::hash(text);
+    ImageInfo {
+        format: format_of(&head),
+        width: size.and_then(|s| u32::try_from(s.width).ok()),
+        height: size.and_then(|s| u32::try_from(s.height).ok()),
+        bytes: ((text.len() - padding) as u64 * 3) / 4,
+        sha256: format!("{crc:08x}{:08x}", text.len() as u32),
+        url_safe,
+        text_len: text.len(),
+    }
+}
+
+/// The first `chars` base64 characters decoded, or nothing when they are not base64.
+fn decode_head(text: &[u8], chars: usize, url_safe: bool) -> Vec<u8> {
+    let mut head: Vec<u8> = text
+        .iter()
+        .take(chars)
+        .filter(|b| !b.is_ascii_whitespace())
+        .map(|&b| match (url_safe, b) {
+            (true, b'-') => b'+',
+            (true, b'_') => b'/',
+            _ => b,
+        })
+        .collect();
+    if head.len() < text.len() {
+        head.truncate(head.len() / 4 * 4);
+    }
+    LENIENT.decode(&head).unwrap_or_default()
+}
+
+fn format_of(head: &[u8]) -> &'static str {
+    use imagesize::ImageType;
+    match imagesize::image_type(head) {
+        Ok(ImageType::Jpeg) => "jpg",
+        Ok(ImageType::Png) => "png",
+        Ok(ImageType::Bmp) => "bmp",
+        Ok(ImageType::Gif) => "gif",
+        Ok(ImageType::Tiff) => "tif",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vision::{compose::compose, scene::Scene, ImageFormat};
+
+    #[test]
+    fn an_image_is_described_from_its_first_bytes() {
+        let png = compose(&Scene::default(), 96, 64, ImageFormat::Png).expect("image");
+        let text = base64::engine::general_purpose::STANDARD.encode(&png);
+        let info = describe(text.as_bytes());
+        assert_eq!((info.format, info.width, info.height), ("png", Some(96), Some(64)));
+        assert_eq!(info.bytes, png.len() as u64);
+        assert_eq!(info.sha256.len(), 16);
+        assert!(!info.url_safe);
+        let unknown = describe(b"not an image at all");
+        assert_eq!((unknown.format, unknown.width), ("unknown", None));
+    }
+}

@@ -1,0 +1,185 @@
+//! The contract lints: what the real service tolerates but points to a client bug or a
+//! portability risk. Declared in `fixtures/lints.json` (id, message, manual section, fix);
+//! computed after the answer from the request alone (headers, body bytes, endpoint), so
+//! neither the gateway nor the capabilities know of them. The two that need earlier calls
+//! (`request-id-reused`, `reserialised-body`) are decided by the ring.
+
+use std::sync::OnceLock;
+
+use hyper::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use super::image::ImageInfo;
+use crate::catalogue::{Capability, Count, Endpoint, Size};
+
+const LINTS_JSON: &str = include_str!("../../../fixtures/lints.json");
+
+/// The lint ids the server raises; each is declared in `fixtures/lints.json`.
+pub(crate) mod id {
+    pub const UNSIGNED_APPKEY: &str = "unsigned-appkey";
+    pub const UNSORTED_SIGNED_HEADERS: &str = "unsorted-signed-headers";
+    pub const URL_SAFE_BASE64: &str = "url-safe-base64";
+    pub const IMAGE_NEAR_SIZE_LIMIT: &str = "image-near-size-limit";
+    pub const IMAGE_NEAR_DIMENSION_LIMIT: &str = "image-near-dimension-limit";
+    pub const LIVENESS_FRAMES: &str = "liveness-frames-outside-advised";
+    pub const ACTION_FRAMES: &str = "action-frames-below-advised";
+    pub const REQUEST_ID_REUSED: &str = "request-id-reused";
+    pub const EOP_DATE_DRIFT: &str = "eop-date-drift";
+    pub const RESERIALISED_BODY: &str = "reserialised-body";
+
+    #[cfg(test)]
+    pub const ALL: [&str; 10] = [
+        UNSIGNED_APPKEY,
+        UNSORTED_SIGNED_HEADERS,
+        URL_SAFE_BASE64,
+        IMAGE_NEAR_SIZE_LIMIT,
+        IMAGE_NEAR_DIMENSION_LIMIT,
+        LIVENESS_FRAMES,
+        ACTION_FRAMES,
+        REQUEST_ID_REUSED,
+        EOP_DATE_DRIFT,
+        RESERIALISED_BODY,
+    ];
+}
+
+/// "Near" a limit: within this share of it (and not over it, which is refused instead).
+const NEAR: f64 = 0.05;
+/// The frames the manual advises per liveness call, and the fewest per fall/fight call.
+/// An eop-date this far from the server's clock is linted; the gateway refuses at 15 minutes.
+const DATE_DRIFT_MS: i64 = 5 * 60 * 1000;
+
+/// One lint as declared.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub(crate) struct Lint {
+    pub id: String,
+    pub message: String,
+    pub manual: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LintsFile {
+    lints: Vec<Lint>,
+}
+
+/// Every declared lint. The fixture is checked by this module's tests.
+pub(crate) fn declared() -> &'static [Lint] {
+    static LINTS: OnceLock<Vec<Lint>> = OnceLock::new();
+    LINTS.get_or_init(|| serde_json::from_str::<LintsFile>(LINTS_JSON).map(|f| f.lints).unwrap_or_default())
+}
+
+/// The declared lint with this id.
+pub(crate) fn get(id: &str) -> Option<&'static Lint> {
+    declared().iter().find(|l| l.id == id)
+}
+
+/// What the stateless lints read.
+#[derive(Debug)]
+pub(crate) struct Seen<'a> {
+    pub headers: &'a HeaderMap,
+    pub endpoint: Option<&'a Endpoint>,
+    pub images: &'a [ImageInfo],
+    /// The server's clock (the account's) when the request was recorded.
+    pub now_ms: i64,
+    /// The code answered: a signature refusal means the signed headers did not verify.
+    pub signature_refused: bool,
+}
+
+/// The lints that one request shows by itself, in the order of `id::ALL`.
+pub(crate) fn of_request(seen: &Seen<'_>) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    let signed = signed_headers(seen.headers);
+    if let Some(signed) = &signed {
+        if seen.headers.contains_key("appkey") && !signed.iter().any(|h| h.eq_ignore_ascii_case("appkey")) {
+            found.push(id::UNSIGNED_APPKEY);
+        }
+        let lower: Vec<String> = signed.iter().map(|h| h.to_ascii_lowercase()).collect();
+        if !seen.signature_refused && lower.windows(2).any(|w| w[0] > w[1]) {
+            found.push(id::UNSORTED_SIGNED_HEADERS);
+        }
+    }
+    if seen.images.iter().any(|i| i.url_safe) {
+        found.push(id::URL_SAFE_BASE64);
+    }
+    if let Some(endpoint) = seen.endpoint {
+        found.extend(of_images(endpoint, seen.images));
+    }
+    if date_drifts(seen.headers, seen.now_ms) {
+        found.push(id::EOP_DATE_DRIFT);
+    }
+    found
+}
+
+/// The names in `Headers=` of `eop-authorization`, when it has that part.
+fn signed_headers(headers: &HeaderMap) -> Option<Vec<&str>> {
+    let auth = headers.get("eop-authorization")?.to_str().ok()?;
+    let list = auth.split_whitespace().find_map(|part| part.strip_prefix("Headers="))?;
+    Some(list.split(';').filter(|h| !h.is_empty()).collect())
+}
+
+fn of_images(endpoint: &Endpoint, images: &[ImageInfo]) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    if images.iter().any(|i| near(i.text_len as u64, endpoint.image_limit as u64)) {
+        found.push(id::IMAGE_NEAR_SIZE_LIMIT);
+    }
+    // The limits and the manual's advice are the endpoint's data (fixtures/routes.json).
+    let (max_size, frames, lint): (Option<&Size>, Option<&Count>, &'static str) = match &endpoint.capability {
+        Capability::FaceQuality { max_size } => (Some(max_size), None, id::LIVENESS_FRAMES),
+        Capability::Liveness { max_size, frames, .. } => (Some(max_size), Some(frames), id::LIVENESS_FRAMES),
+        Capability::Action { frames, .. } => (None, Some(frames), id::ACTION_FRAMES),
+        Capability::Detect { .. } | Capability::Fence { .. } => (None, None, id::ACTION_FRAMES),
+    };
+    let near_dimension = |size: &Size, i: &ImageInfo| {
+        i.width.is_some_and(|w| near(u64::from(w), u64::from(size.width)))
+            || i.height.is_some_and(|h| near(u64::from(h), u64::from(size.height)))
+    };
+    if max_size.is_some_and(|size| images.iter().any(|i| near_dimension(size, i))) {
+        found.push(id::IMAGE_NEAR_DIMENSION_LIMIT);
+    }
+    if let Some(frames) = frames.filter(|_| !images.is_empty()) {
+        let n = images.len();
+        let below = frames.advised_min.is_some_and(|min| n < min);
+        let above = frames.advised_max.is_some_and(|max| n > max);
+        if below || above {
+            found.push(lint);
+        }
+    }
+    found
+}
+
+/// Within `NEAR` below `limit`, or at it.
+fn near(value: u64, limit: u64) -> bool {
+    value <= limit && value as f64 >= limit as f64 * (1.0 - NEAR)
+}
+
+fn date_drifts(headers: &HeaderMap, now_ms: i64) -> bool {
+    let date = headers.get("eop-date").and_then(|v| v.to_str().ok());
+    match date.and_then(crate::clock::parse_eop_date) {
+        Some(secs) => secs.saturating_mul(1000).saturating_sub(now_ms).saturating_abs() > DATE_DRIFT_MS,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_lint_raised_is_declared_once_and_every_declared_one_is_raised() {
+        let ids: Vec<&str> = declared().iter().map(|l| l.id.as_str()).collect();
+        let unique: HashSet<&str> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len(), "a lint id is declared twice");
+        assert_eq!(unique, id::ALL.into_iter().collect::<HashSet<_>>());
+        for lint in declared() {
+            assert!(lint.manual.starts_with('§') && !lint.message.is_empty() && !lint.fix.is_empty(), "{lint:?}");
+        }
+    }
+
+    #[test]
+    fn near_means_within_five_percent_below_and_never_over() {
+        assert!(near(95, 100) && near(100, 100));
+        assert!(!near(94, 100) && !near(101, 100));
+    }
+}

@@ -1,0 +1,280 @@
+//! The request journal: per account, a bounded ring of the requests signed with its AK,
+//! the oldest dropped (and counted) past the capacity. Image bytes are never kept; an
+//! entry holds what `journal-api` shows plus the body's hashes, which the lints of later
+//! calls compare.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+
+use serde::Serialize;
+
+use super::image::ImageInfo;
+use super::lints::{self, id, Lint};
+
+/// The default capacity per account (`--journal-capacity`).
+pub const DEFAULT_CAPACITY: usize = 4096;
+/// The largest capacity accepted: about 2 KB an entry, so a few GB at most per account.
+pub const MAX_CAPACITY: usize = 1_000_000;
+/// Entries returned when the query names no limit.
+const DEFAULT_LIMIT: usize = 1000;
+
+/// One recorded request, as the control API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Entry {
+    pub seq: u64,
+    pub at: String,
+    pub at_ms: i64,
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub endpoint: Option<String>,
+    pub appkey: Option<String>,
+    pub status: u16,
+    pub code: u32,
+    pub verdict: &'static str,
+    pub check: Option<&'static str>,
+    pub reason: Option<String>,
+    pub lints: Vec<&'static Lint>,
+    pub images: Vec<ImageInfo>,
+    pub elapsed_ms: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub charged: bool,
+    /// What the ring's own lints compare; never shown.
+    #[serde(skip)]
+    pub body: BodyMark,
+}
+
+/// A body, reduced to what `request-id-reused` and `reserialised-body` compare.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BodyMark {
+    /// The client chose the request id (the server makes one up otherwise).
+    pub client_id: bool,
+    /// SHA-256 of the bytes as received.
+    pub sha256: Option<String>,
+    /// The JSON content's fingerprint (`scan`), when the body was kept.
+    pub fingerprint: Option<u64>,
+}
+
+/// Every account's ring, under one std `Mutex`: a record is a push and a map update, never
+/// held across an `.await`, no other lock taken inside.
+#[derive(Debug)]
+pub(crate) struct Rings {
+    capacity: usize,
+    accounts: Mutex<HashMap<String, Ring>>,
+}
+
+#[derive(Debug, Default)]
+struct Ring {
+    entries: VecDeque<Entry>,
+    /// Request id → the seq of its latest entry still in the ring.
+    ids: HashMap<String, u64>,
+    recorded: u64,
+    dropped: u64,
+    /// Seq numbers keep counting across resets, so a reader's `since` never misses one.
+    next_seq: u64,
+}
+
+/// The query of `GET /__mock/accounts/{ak}/journal`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Filter {
+    pub endpoint: Option<String>,
+    pub code: Option<u32>,
+    pub since: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+/// The answer to a query.
+#[derive(Debug, Serialize)]
+pub(crate) struct View {
+    pub ak: String,
+    pub capacity: usize,
+    pub recorded: u64,
+    pub dropped: u64,
+    pub entries: Vec<Entry>,
+}
+
+impl Default for Rings {
+    fn default() -> Rings {
+        Rings::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl Rings {
+    pub fn new(capacity: usize) -> Rings {
+        Rings { capacity, accounts: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Adds an entry to the account's ring, after the lints that need earlier calls.
+    pub fn push(&self, ak: &str, mut entry: Entry) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        let ring = match accounts.get_mut(ak) {
+            Some(ring) => ring,
+            None => accounts.entry(ak.to_string()).or_default(),
+        };
+        ring.next_seq += 1;
+        entry.seq = ring.next_seq;
+        entry.lints.extend(ring.history_lints(&entry).into_iter().filter_map(lints::get));
+        if entry.body.client_id {
+            ring.ids.insert(entry.request_id.clone(), entry.seq);
+        }
+        ring.recorded += 1;
+        if ring.entries.len() >= self.capacity {
+            ring.drop_oldest();
+        }
+        ring.entries.push_back(entry);
+    }
+
+    /// The entries of one account that match, newest `limit`, oldest first.
+    pub fn view(&self, ak: &str, filter: &Filter) -> View {
+        let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mut entries, recorded, dropped) = match accounts.get(ak) {
+            Some(ring) => {
+                let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+                let picked: Vec<Entry> =
+                    ring.entries.iter().rev().filter(|e| filter.matches(e)).take(limit).cloned().collect();
+                (picked, ring.recorded, ring.dropped)
+            }
+            None => (Vec::new(), 0, 0),
+        };
+        drop(accounts);
+        entries.reverse();
+        View { ak: ak.to_string(), capacity: self.capacity, recorded, dropped, entries }
+    }
+
+    /// Forgets an account's entries and counts (when it is reset); seq numbers go on.
+    pub fn forget(&self, ak: &str) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ring) = accounts.get_mut(ak) {
+            *ring = Ring { next_seq: ring.next_seq, ..Ring::default() };
+        }
+    }
+}
+
+impl Ring {
+    /// `request-id-reused` and `reserialised-body`, against the latest entry with this id.
+    fn history_lints(&self, entry: &Entry) -> Vec<&'static str> {
+        if !entry.body.client_id {
+            return Vec::new();
+        }
+        let Some(earlier) = self.ids.get(&entry.request_id).and_then(|seq| self.get(*seq)) else {
+            return Vec::new();
+        };
+        let mut found = vec![id::REQUEST_ID_REUSED];
+        let (now, then) = (&entry.body, &earlier.body);
+        let same_content = now.fingerprint.is_some() && now.fingerprint == then.fingerprint;
+        if same_content && now.sha256 != then.sha256 {
+            found.push(id::RESERIALISED_BODY);
+        }
+        found
+    }
+
+    fn get(&self, seq: u64) -> Option<&Entry> {
+        let first = self.entries.front()?.seq;
+        self.entries.get(usize::try_from(seq.checked_sub(first)?).ok()?)
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some(old) = self.entries.pop_front() {
+            self.dropped += 1;
+            if self.ids.get(&old.request_id) == Some(&old.seq) {
+                self.ids.remove(&old.request_id);
+            }
+        }
+    }
+}
+
+impl Filter {
+    fn matches(&self, e: &Entry) -> bool {
+        self.since.is_none_or(|s| e.seq > s)
+            && self.code.is_none_or(|c| e.code == c)
+            && self.endpoint.as_deref().is_none_or(|name| e.endpoint.as_deref() == Some(name))
+    }
+
+    /// Parses `endpoint=&code=&since=&limit=`; anything else is refused with what to send.
+    pub fn parse(query: &str) -> Result<Filter, String> {
+        let mut filter = Filter::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let number = |what: &str| format!("`{key}` is {what}, not `{value}`");
+            match key {
+                "endpoint" => filter.endpoint = Some(value.to_string()),
+                "code" => filter.code = Some(value.parse().map_err(|_| number("a code such as 10020"))?),
+                "since" => filter.since = Some(value.parse().map_err(|_| number("a seq number"))?),
+                "limit" => filter.limit = Some(value.parse().map_err(|_| number("a whole number"))?),
+                _ => {
+                    return Err(format!("unknown parameter `{key}`; the journal takes endpoint, code, since and limit"))
+                }
+            }
+        }
+        Ok(filter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(request_id: &str, sha: &str, fingerprint: u64) -> Entry {
+        Entry {
+            seq: 0,
+            at: String::new(),
+            at_ms: 0,
+            request_id: request_id.into(),
+            method: "POST".into(),
+            path: "/p".into(),
+            endpoint: Some("hat".into()),
+            appkey: None,
+            status: 200,
+            code: 0,
+            verdict: "accepted",
+            check: None,
+            reason: None,
+            lints: Vec::new(),
+            images: Vec::new(),
+            elapsed_ms: 0.0,
+            bytes_in: 0,
+            bytes_out: 0,
+            charged: false,
+            body: BodyMark { client_id: true, sha256: Some(sha.into()), fingerprint: Some(fingerprint) },
+        }
+    }
+
+    fn ids(view: &View) -> Vec<Vec<&str>> {
+        view.entries.iter().map(|e| e.lints.iter().map(|l| l.id.as_str()).collect()).collect()
+    }
+
+    #[test]
+    fn a_reused_id_is_linted_while_its_earlier_call_is_in_the_ring() {
+        let rings = Rings::new(2);
+        rings.push("ak", entry("r1", "aa", 7));
+        rings.push("ak", entry("r1", "bb", 7));
+        rings.push("ak", entry("r2", "cc", 8));
+        rings.push("ak", entry("r1", "dd", 9));
+        let view = rings.view("ak", &Filter::default());
+        assert_eq!((view.recorded, view.dropped), (4, 2));
+        assert_eq!(ids(&view), vec![vec![], vec!["request-id-reused"]]);
+        let all = Rings::new(8);
+        for (sha, fp) in [("aa", 7), ("bb", 7), ("bb", 7)] {
+            all.push("ak", entry("r1", sha, fp));
+        }
+        let reserialised = vec!["request-id-reused", "reserialised-body"];
+        assert_eq!(ids(&all.view("ak", &Filter::default())), vec![vec![], reserialised, vec!["request-id-reused"]]);
+    }
+
+    #[test]
+    fn the_query_is_parsed_or_refused_with_what_to_send() {
+        let f = Filter::parse("endpoint=hat&code=10020&since=17&limit=100").expect("valid");
+        let want = Filter { endpoint: Some("hat".into()), code: Some(10020), since: Some(17), limit: Some(100) };
+        assert_eq!(f, want);
+        assert_eq!(Filter::parse("limit=-1").expect_err("bad"), "`limit` is a whole number, not `-1`");
+        assert!(Filter::parse("colour=red").expect_err("bad").starts_with("unknown parameter `colour`"));
+    }
+}

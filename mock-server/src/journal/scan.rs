@@ -1,0 +1,188 @@
+//! One pass over a request body's bytes, without parsing it as JSON: the strings that look
+//! like images, and a fingerprint of the JSON content that two serialisations of the same
+//! document share. Cheap by design: no allocation for strings without escapes, no tree.
+
+use std::borrow::Cow;
+
+/// Strings at least this long are images whatever they start with.
+const LONG_STRING: usize = 1024;
+/// Shortest string taken for an image when it starts like one.
+const SHORT_IMAGE: usize = 32;
+/// The base64 spellings of the first bytes of jpg, png, bmp, gif and tiff (and jpg in the
+/// url-safe alphabet).
+const MAGIC: [&[u8]; 8] = [b"/9j/", b"_9j_", b"iVBOR", b"Qk", b"R0lGOD", b"SUkq", b"TU0A", b"SUkr"];
+
+/// What one pass found.
+#[derive(Debug)]
+pub(crate) struct Scanned<'a> {
+    /// Image-like strings, in order, with their escapes decoded.
+    pub images: Vec<Cow<'a, [u8]>>,
+    /// The same for documents that differ only in whitespace, string escapes (`\/`,
+    /// `\u00e9`) or the order of their top-level members.
+    pub fingerprint: u64,
+}
+
+/// Scans `body`. Bytes that are not JSON give some fingerprint and no images; never a panic.
+pub(crate) fn scan(body: &[u8]) -> Scanned<'_> {
+    let mut images = Vec::new();
+    let mut member = Member::default();
+    let mut total: u64 = 0;
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        match b {
+            b'"' => {
+                let (text, next) = string_at(body, i + 1);
+                member.feed(b"\"");
+                member.feed(&text);
+                member.feed(b"\"");
+                if looks_like_image(&text) {
+                    images.push(text);
+                }
+                i = next;
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b',' if depth == 1 => total = total.wrapping_add(member.finish()),
+            b'{' | b'[' if depth == 0 => {
+                depth = 1;
+                total = total.wrapping_add(u64::from(b));
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                member.feed(&[b]);
+            }
+            b'}' | b']' if depth <= 1 => depth = 0,
+            b'}' | b']' => {
+                depth -= 1;
+                member.feed(&[b]);
+            }
+            _ => member.feed(&[b]),
+        }
+        i += 1;
+    }
+    Scanned { images, fingerprint: total.wrapping_add(member.finish()) }
+}
+
+/// One top-level member being hashed.
+#[derive(Default)]
+struct Member {
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl Member {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.crc.update(bytes);
+        self.len += bytes.len() as u64;
+    }
+
+    /// The member's hash, mixed so that a sum over members stays well spread; 0 for none.
+    fn finish(&mut self) -> u64 {
+        let done = std::mem::take(self);
+        if done.len == 0 {
+            return 0;
+        }
+        mix(u64::from(done.crc.finalize()) << 32 | (done.len & 0xffff_ffff))
+    }
+}
+
+/// splitmix64's finaliser.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn looks_like_image(text: &[u8]) -> bool {
+    text.len() >= LONG_STRING || (text.len() >= SHORT_IMAGE && MAGIC.iter().any(|m| text.starts_with(m)))
+}
+
+/// The string whose content starts at `start`, and the index after its closing quote.
+fn string_at(body: &[u8], start: usize) -> (Cow<'_, [u8]>, usize) {
+    let rest = &body[start..];
+    match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+        None => (Cow::Borrowed(rest), body.len()),
+        Some(q) if rest[q] == b'"' => (Cow::Borrowed(&rest[..q]), start + q + 1),
+        Some(q) => {
+            let (owned, used) = unescape(&rest[q..], rest[..q].to_vec());
+            (Cow::Owned(owned), start + q + used)
+        }
+    }
+}
+
+/// Decodes from a backslash up to the closing quote; returns the text and the bytes used.
+fn unescape(rest: &[u8], mut out: Vec<u8>) -> (Vec<u8>, usize) {
+    let mut i = 0;
+    while i < rest.len() {
+        match rest[i] {
+            b'"' => return (out, i + 1),
+            b'\\' if i + 1 < rest.len() => {
+                let (used, ch) = escape(&rest[i + 1..]);
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                i += 1 + used;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    (out, rest.len())
+}
+
+/// One escape after its backslash: the bytes it takes and the character it means.
+fn escape(after: &[u8]) -> (usize, char) {
+    let simple = |c: u8| match c {
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        other => char::from(other),
+    };
+    if after[0] != b'u' {
+        return (1, simple(after[0]));
+    }
+    let Some(unit) = hex4(&after[1..]) else { return (1, 'u') };
+    if (0xd800..0xdc00).contains(&unit) && after.get(5..7) == Some(b"\\u") {
+        if let Some(low) = hex4(&after[7..]).filter(|l| (0xdc00..0xe000).contains(l)) {
+            let code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+            return (11, char::from_u32(code).unwrap_or('\u{fffd}'));
+        }
+    }
+    (5, char::from_u32(unit).unwrap_or('\u{fffd}'))
+}
+
+fn hex4(bytes: &[u8]) -> Option<u32> {
+    let digits = std::str::from_utf8(bytes.get(..4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_ignores_whitespace_escapes_and_member_order() {
+        let a = scan(br#"{"image":"ab/c","area":"1,2,3","n":[1,2]}"#).fingerprint;
+        let b = scan(b"{ \"n\" : [1, 2],\n \"area\": \"1,2,3\", \"image\": \"ab\\/c\" }").fingerprint;
+        let c = scan(br#"{"image":"ab/c","area":"1,2,4","n":[1,2]}"#).fingerprint;
+        let d = scan(br#"{"image":"\u00e9"}"#).fingerprint;
+        let e = scan("{\"image\":\"é\"}".as_bytes()).fingerprint;
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(d, e);
+    }
+
+    #[test]
+    fn images_are_found_at_any_depth_and_broken_bytes_do_not_panic() {
+        let body = br#"{"images":["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAA","/9j/4AAQSkZJRgABAQAAAQABAADxxxxxxxxxx"],"k":"v"}"#;
+        assert_eq!(scan(body).images.len(), 2);
+        for broken in [&b"\"\\"[..], b"\"\\u12", b"{\"a\":\"\\ud800\\u", b"]]]}", b"\"abc"] {
+            let _ = scan(broken);
+        }
+    }
+}
