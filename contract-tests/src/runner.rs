@@ -31,17 +31,17 @@ pub async fn run(options: &ClientRun) -> Report {
             Err(e) => return Report::problem(format!("--config: {e}"), &options.checks),
         },
     };
-    let catalogue = match Catalogue::builtin() {
-        Ok(catalogue) => catalogue,
-        Err(e) => return Report::problem(e, &options.checks),
-    };
     let harness = match Harness::try_start(config).await {
         Ok(harness) => harness,
         Err(e) => return Report::problem(format!("cannot start the emulator: {e}"), &options.checks),
     };
     let command = run_command(&options.command, &harness, options.timeout).await;
-    match read_journal(harness.addr(), harness.ak()).await {
-        Ok(journal) => Report::build(&journal, &catalogue, &options.checks).with_command(command),
+    let verdict = match Catalogue::builtin() {
+        Ok(catalogue) => read_journal(harness.addr(), harness.ak()).await.map(|j| (j, catalogue)),
+        Err(e) => Err(e),
+    };
+    match verdict {
+        Ok((journal, catalogue)) => Report::build(&journal, &catalogue, &options.checks).with_command(command),
         Err(e) => Report::problem(e, &options.checks).with_command(command),
     }
 }
