@@ -96,7 +96,7 @@ mod tests {
         let harness = Harness::start().await;
         let client = HatClient::new(harness.addr().to_string(), harness.ak(), "not-the-sk", harness.appkey());
         let answer = client.detect(&fixtures::image_b64("scene-96x64.jpg")).await.expect("a call");
-        assert_eq!(answer["statusCode"], 10020, "{answer}");
+        assert_eq!(answer["code"], "10020", "{answer}");
         harness.assert_conformant().await;
     }
 }

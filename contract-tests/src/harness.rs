@@ -263,4 +263,18 @@ mod tests {
         assert!(!text.contains("not_purchased") && text.contains("available"), "{text}");
         assert_ne!(harness.ak(), "mock-ak");
     }
+
+    #[tokio::test]
+    async fn arm_returns_the_rules_id() {
+        let harness = Harness::start().await;
+        let id = harness.arm(json!({"id": "no-quota", "endpoint": "hat", "what": {"code": 51003}})).await;
+        assert_eq!(id, "no-quota");
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "the rule was refused (400)")]
+    async fn arm_panics_with_the_servers_reason_for_a_bad_rule() {
+        let harness = Harness::start().await;
+        harness.arm(json!({"what": {"gateway": 501}})).await;
+    }
 }
