@@ -91,6 +91,9 @@ pub struct Lint {
     pub message: String,
     #[serde(default)]
     pub manual: String,
+    /// What to change, from `fixtures/lints.json`.
+    #[serde(default)]
+    pub fix: String,
 }
 
 fn code_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {

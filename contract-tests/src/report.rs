@@ -91,6 +91,7 @@ pub struct LintUse {
     pub id: String,
     pub message: String,
     pub manual: String,
+    pub fix: String,
     pub count: u64,
     pub request_ids: Vec<String>,
 }
@@ -250,6 +251,7 @@ fn lints(entries: &[Entry]) -> Vec<LintUse> {
                 id: lint.id.clone(),
                 message: lint.message.clone(),
                 manual: lint.manual.clone(),
+                fix: lint.fix.clone(),
                 count: 0,
                 request_ids: Vec::new(),
             });

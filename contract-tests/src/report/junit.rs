@@ -60,7 +60,7 @@ fn cases(report: &Report) -> Vec<Case> {
     }
     if report.strict {
         for l in &report.lints {
-            let failure = Some(format!("{} ×{} ({}): {}", l.id, l.count, l.manual, l.message));
+            let failure = Some(format!("{} ×{} ({}): {}; fix: {}", l.id, l.count, l.manual, l.message, l.fix));
             cases.push(Case { name: format!("lint {}", l.id), failure });
         }
     }

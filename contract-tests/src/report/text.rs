@@ -81,6 +81,9 @@ fn lints(out: &mut String, report: &Report) {
     let _ = writeln!(out, "\nlints ({kind}): {}", report.lints.len());
     for l in &report.lints {
         let _ = writeln!(out, "  ! {} ×{} ({}): {}", l.id, l.count, l.manual, l.message);
+        if !l.fix.is_empty() {
+            let _ = writeln!(out, "      fix: {}", l.fix);
+        }
         let _ = writeln!(out, "      e.g. request {}", l.request_ids.join(", "));
     }
 }
