@@ -3,12 +3,25 @@
 //! `fixtures/`, and a writer of test images that carry their own ground truth.
 //!
 //! The contract tests drive the server only through this crate, over a real socket.
+//!
+//! It also checks *other* clients against the contract (docs/client-contract.md):
+//! - `harness`: [`Harness`], the emulator in a Rust test's runtime with a fresh account.
+//! - `journal`: the server's request journal and the error catalogue, as the checker reads them.
+//! - `report`: the verdict on a client (violations, lints, coverage) as text, JSON or JUnit.
+//! - `runner`: `contract-tests client -- COMMAND…` (the binary in `src/bin/` only parses
+//!   arguments and writes the report).
 
 pub mod client;
 pub mod eop_date;
 pub mod fixtures;
+pub mod harness;
 pub mod image;
+pub mod journal;
+pub mod report;
+pub mod runner;
 pub mod signer;
 
 pub use client::{Call, Client, Reply};
+pub use harness::Harness;
+pub use report::{Checks, Report};
 pub use signer::Signer;

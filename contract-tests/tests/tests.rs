@@ -2,6 +2,7 @@
 
 mod billing;
 mod capabilities;
+mod client_cli;
 mod faults;
 mod gateway;
 mod hat;
