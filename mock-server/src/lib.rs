@@ -56,4 +56,5 @@ mod vision;
 
 pub use clock::{parse_duration_ms, Clock};
 pub use config::{check_journal_capacity, Config, ConfigError, RouteConfig, DEFAULT_MAX_CONNECTIONS};
-pub use server::{start, Handle, StartError};
+pub use server::{start, Handle};
+pub use shared::StartError;

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::respond;
 use crate::service;
-use crate::shared::Shared;
+use crate::shared::{Shared, StartError};
 use crate::stall::WriteDeadline;
 
 /// How long connections in flight get to finish once shutdown starts.
@@ -70,32 +70,6 @@ pub async fn start(config: Config, addr: SocketAddr) -> Result<Handle, StartErro
     let listener = TcpListener::bind(addr).await.map_err(|error| StartError::Listen { addr, error })?;
     Ok(serve(listener, config.clock.clone(), shared))
 }
-
-/// Why a server did not start: each says what to do about it.
-#[derive(Debug)]
-pub enum StartError {
-    /// The configuration cannot be used (an empty admin token, a bad rule).
-    Config(String),
-    /// The `--state` file cannot be used; it names the file and the reason, and the file
-    /// is left as it was.
-    State(String),
-    /// The address cannot be bound.
-    Listen { addr: SocketAddr, error: std::io::Error },
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Config(why) => write!(f, "{why}"),
-            StartError::State(why) => write!(f, "{why}"),
-            StartError::Listen { addr, error } => {
-                write!(f, "cannot listen on {addr}: {error}; pick another --addr (port 0 picks a free one)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
 
 /// Serves on an already bound listener.
 fn serve(listener: TcpListener, clock: Clock, shared: Arc<Shared>) -> Handle {

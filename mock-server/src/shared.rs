@@ -12,8 +12,8 @@ use crate::limits::Limits;
 use crate::outcome::Outcome;
 use crate::registry::{Event, Registry};
 use crate::respond::Renderer;
-use crate::server::StartError;
 use crate::store::{Receipt, StateError, Store};
+use std::net::SocketAddr;
 
 /// Everything a request may read.
 #[derive(Debug)]
@@ -117,3 +117,29 @@ impl Shared {
         format!("mock-{:016x}", self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 }
+
+/// Why a server did not start: each says what to do about it.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration cannot be used (an empty admin token, a bad rule).
+    Config(String),
+    /// The `--state` file cannot be used; it names the file and the reason, and the file
+    /// is left as it was.
+    State(String),
+    /// The address cannot be bound.
+    Listen { addr: SocketAddr, error: std::io::Error },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(why) => write!(f, "{why}"),
+            StartError::State(why) => write!(f, "{why}"),
+            StartError::Listen { addr, error } => {
+                write!(f, "cannot listen on {addr}: {error}; pick another --addr (port 0 picks a free one)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
