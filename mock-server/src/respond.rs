@@ -172,6 +172,14 @@ pub fn control(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
     response
 }
 
+/// The emulator's own refusal of a request it cannot honour as asked (not a vendor answer):
+/// `{"error": message}`, with the message in `x-mock-reason` too.
+pub fn emulator_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut response = control(status, &serde_json::json!({ "error": message }));
+    response.headers_mut().insert(REASON_HEADER, header_safe(message));
+    response
+}
+
 /// The whole HTTP/1.1 response a connection over the limit gets before it is closed: it is
 /// written straight to the socket, since no request of it is read.
 pub fn connection_limit(limit: usize) -> Vec<u8> {

@@ -11,12 +11,7 @@ use crate::respond::{header_safe, Rendered, REASON_HEADER};
 
 /// The emulator's own 400 for a force header it cannot honour: `{"error": "..."}`.
 pub fn emulator_error(message: &str) -> Response<FaultBody> {
-    let body = serde_json::json!({ "error": message });
-    let mut response = Response::new(FaultBody::full(format!("{body}\n")));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.headers_mut().insert(REASON_HEADER, header_safe(message));
-    response
+    crate::respond::emulator_error(StatusCode::BAD_REQUEST, message).map(FaultBody::from)
 }
 
 /// The response as the action wants it sent, and what the journal should record.
