@@ -8,6 +8,7 @@ pub mod client;
 pub mod eop_date;
 pub mod fixtures;
 pub mod image;
+pub mod openapi;
 pub mod signer;
 
 pub use client::{Call, Client, Reply};

@@ -5,6 +5,7 @@ mod capabilities;
 mod faults;
 mod gateway;
 mod hat;
+mod openapi;
 mod properties;
 mod python_clients;
 mod signing;
