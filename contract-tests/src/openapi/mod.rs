@@ -23,15 +23,17 @@ use catalogue::{request_schema, success_parts, Catalogue, Code, Route};
 pub const FILE: &str = "fixtures/openapi.json";
 
 /// The document as committed: pretty JSON and a newline.
-pub fn render(catalogue: &Catalogue) -> String {
-    format!("{:#}\n", document(catalogue))
+pub fn render(catalogue: &Catalogue) -> Result<String, String> {
+    Ok(format!("{:#}\n", document(catalogue)?))
 }
 
 /// The whole OpenAPI 3.1 document.
-pub fn document(catalogue: &Catalogue) -> Value {
-    let paths: Map<String, Value> =
-        catalogue.routes.iter().map(|r| (catalogue.path(r), json!({ "post": operation(catalogue, r) }))).collect();
-    json!({
+pub fn document(catalogue: &Catalogue) -> Result<Value, String> {
+    let mut paths = Map::new();
+    for route in &catalogue.routes {
+        paths.insert(catalogue.path(route), json!({ "post": operation(catalogue, route)? }));
+    }
+    Ok(json!({
         "openapi": "3.1.0",
         "info": {
             "title": "China Telecom Cloud safety-production AI APIs (offline emulator)",
@@ -46,10 +48,11 @@ pub fn document(catalogue: &Catalogue) -> Value {
         "security": [{"EopAuthorization": []}],
         "paths": paths,
         "components": components(catalogue),
-    })
+    }))
 }
 
-fn operation(catalogue: &Catalogue, route: &Route) -> Value {
+fn operation(catalogue: &Catalogue, route: &Route) -> Result<Value, String> {
+    let example: Value = serde_json::from_str(&reference::example_body(route)?).map_err(|e| e.to_string())?;
     let billing = if route.paid {
         "paid: the app needs the free quota or a package (51002 otherwise)"
     } else {
@@ -57,15 +60,18 @@ fn operation(catalogue: &Catalogue, route: &Route) -> Value {
     };
     let parameters =
         ["RequestId", "EopDate", "Appkey"].map(|p| json!({"$ref": format!("#/components/parameters/{p}")}));
-    json!({
+    Ok(json!({
         "operationId": route.endpoint,
         "summary": format!("{} ({})", route.endpoint, route.capability),
         "description": format!("{billing}. The body may be at most {} bytes; larger ones answer {}.", route.body_limit, too_large(catalogue, route)),
         "tags": [route.capability],
         "parameters": parameters,
-        "requestBody": {"required": true, "content": {"application/json": {"schema": request_schema(route)}}},
+        "requestBody": {"required": true, "content": {"application/json": {
+            "schema": request_schema(route),
+            "examples": {"scenes": {"summary": "scenario images from fixtures/scenes/: code 0 (docs/endpoints.md)", "value": example}},
+        }}},
         "responses": responses(catalogue, route),
-    })
+    }))
 }
 
 fn too_large(catalogue: &Catalogue, route: &Route) -> String {
