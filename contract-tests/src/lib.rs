@@ -17,6 +17,7 @@ pub mod fixtures;
 pub mod harness;
 pub mod image;
 pub mod journal;
+pub mod openapi;
 pub mod report;
 pub mod runner;
 pub mod signer;

@@ -7,6 +7,7 @@ mod faults;
 mod gateway;
 mod hat;
 mod journal;
+mod openapi;
 mod properties;
 mod python_clients;
 mod signing;

@@ -14,6 +14,10 @@ use crate::shared::Shared;
 
 type Answer = Result<(StatusCode, Value), Failure>;
 
+/// The OpenAPI document of the thirteen endpoints, generated from the catalogue by the
+/// contract suite (which checks it cannot drift) and compiled in.
+const OPENAPI_JSON: &str = include_str!("../../../fixtures/openapi.json");
+
 /// Runs a control request; every change it makes is handed to the store.
 pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
     let registry = &shared.registry;
@@ -112,6 +116,14 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             "version": env!("CARGO_PKG_VERSION"),
             "log_lines_dropped": shared.journal.log.dropped(),
         })),
+        (&Method::GET, ["openapi.json"]) => {
+            serde_json::from_str(OPENAPI_JSON).map(|v| (StatusCode::OK, v)).map_err(|e| {
+                Failure(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the compiled-in openapi.json is not json ({e}); rebuild"),
+                )
+            })
+        }
         (&Method::GET, ["clock"]) => ok(clock_view(registry, None)),
         (&Method::POST, ["clock"]) => {
             let target = move_to(&body()?, registry.clock().now_ms())?;
