@@ -41,7 +41,6 @@ mod faults;
 mod gateway;
 mod journal;
 mod ledger;
-mod limits;
 mod log;
 pub mod make_image;
 mod outcome;
