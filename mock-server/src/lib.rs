@@ -4,8 +4,8 @@
 //! # Layout
 //! One request flows one way: `server` accepts it, `service` reads the body once and runs
 //! the pipeline gateway → faults → concurrency limit → billing → capability → (delay) →
-//! settle → `respond`, and the request's `outcome` goes to the `journal` and the `store`. Paths under
-//! `/__mock/` go to `admin` instead.
+//! settle → `respond`, and the request's `outcome` goes to the `journal` and the `store`.
+//! Paths under `/__mock/` go to `admin` instead.
 //!
 //! - `server`: the listener, connection tasks, graceful shutdown and the [`Handle`].
 //! - `service`: the one request pipeline. `shared`: the state every connection reads.
