@@ -4,6 +4,7 @@ mod billing;
 mod capabilities;
 mod client_cli;
 mod faults;
+mod fence_faults;
 mod gateway;
 mod hat;
 mod journal;

@@ -3,9 +3,9 @@
 //!
 //! # Layout
 //! One request flows one way: `server` accepts it, `service` reads the body once and runs
-//! the pipeline gateway → limits → billing → capability → (delay) → settle → `respond`,
-//! and the request's `outcome` goes to the `journal` and the `store`. Paths under
-//! `/__mock/` go to `admin` instead.
+//! the pipeline gateway → faults → concurrency limit → billing → capability → (delay) →
+//! settle → `respond`, and the request's `outcome` goes to the `journal` and the `store`.
+//! Paths under `/__mock/` go to `admin` instead.
 //!
 //! - `server`: the listener, connection tasks, graceful shutdown and the [`Handle`].
 //! - `service`: the one request pipeline. `shared`: the state every connection reads.
@@ -16,19 +16,19 @@
 //!   their changes return. Nothing else.
 //! - `store`: persistence of those events (`--state`). `ledger`: one ledger, pure.
 //! - `billing`: the charge per call (charged, then kept or refunded), claims, purchases, usage.
-//! - `limits`: requests in flight per app. `journal`: log lines, counters, alerts, and
+//! - `journal`: log lines, counters, alerts, and
 //!   per account the ring of recent requests with their contract lints.
 //! - `outcome`: the record of a served request. `respond`: the only code that writes a
 //!   response (vendor answers, control answers, the connection limit's 503).
 //! - `faults`: every way of making a call fail on purpose: `x-mock-force`, rules armed
-//!   per account, `--fault-rate`, and the response body that drips, truncates or resets.
+//!   per account, `--fault-rate`, image ground truth (`fault`, `delay_ms`, `fence_fail`),
+//!   the per-app concurrency limit, and the response body that drips, truncates or resets.
 //! - `admin`: the control API under `/__mock/`.
 //! - `capabilities`: one module per capability. `vision`: images and their ground truth.
 //! - `catalogue`: routes and error codes from `fixtures/`. `config`: the TOML
 //!   configuration. `clock`: the injectable clock. [`make_image`]: the subcommand.
 //!
-//! Next: the image-driven faults (`--fault`, `delay_ms`) and the concurrency limit move
-//! into `faults/`; the OpenAPI document and the console page (`admin/`).
+//! Next: the OpenAPI document and the console page (`admin/`).
 
 mod admin;
 mod billing;
@@ -41,7 +41,6 @@ mod faults;
 mod gateway;
 mod journal;
 mod ledger;
-mod limits;
 mod log;
 pub mod make_image;
 mod outcome;

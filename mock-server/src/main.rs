@@ -118,6 +118,9 @@ struct MakeImage {
     /// How long the endpoint takes to answer for this image, in milliseconds (≤ 60000).
     #[arg(long)]
     delay_ms: Option<u64>,
+    /// In an e-fence batch, this image fails inside the successful answer (message.fail).
+    #[arg(long)]
+    fence_fail: bool,
     /// Write this many frames, NAME-01.EXT, NAME-02.EXT, ….
     #[arg(long, default_value_t = 1)]
     frames: usize,
@@ -153,6 +156,7 @@ fn make_image(m: MakeImage) -> ExitCode {
         fight: m.fight,
         fault: m.fault,
         delay_ms: m.delay_ms,
+        fence_fail: m.fence_fail,
     };
     let action_at = m.action_at.or((m.frames > 1).then_some(m.frames / 2 + 1));
     let order = make_image::Order {

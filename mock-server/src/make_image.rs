@@ -1,10 +1,13 @@
 //! `mock-server make-image`: writes scenario images — or a sequence of frames — whose
-//! ground truth decides what every endpoint answers. The command-line syntax is parsed here
-//! so the binary stays thin.
+//! ground truth decides what every endpoint answers — including the failures it asks for
+//! (`--fault`, `--delay-ms`, `--fence-fail`; see `faults::image`). The command-line syntax
+//! is parsed here so the binary stays thin.
 
 use std::path::{Path, PathBuf};
 
+use crate::catalogue::{Capability, Catalogue};
 use crate::vision::compose::compose;
+use crate::vision::names;
 pub use crate::vision::scene::{Face, Person, Scene};
 pub use crate::vision::ImageFormat;
 
@@ -80,6 +83,9 @@ pub fn run(order: &Order) -> Result<Vec<PathBuf>, String> {
     if order.frames == 0 || order.frames > 64 {
         return Err("--frames is 1 to 64".into());
     }
+    if order.scene.fence_fail {
+        fence_accepts(format)?;
+    }
     let mut written = Vec::new();
     for frame in 1..=order.frames {
         let mut scene = order.scene.clone();
@@ -92,6 +98,18 @@ pub fn run(order: &Order) -> Result<Vec<PathBuf>, String> {
         written.push(path);
     }
     Ok(written)
+}
+
+/// An image made to fail inside an e-fence batch must be one e-fence accepts: any other
+/// format fails the whole call (4013) instead.
+fn fence_accepts(format: ImageFormat) -> Result<(), String> {
+    let catalogue = Catalogue::get();
+    let fences = catalogue.endpoints.iter().filter(|e| matches!(e.capability, Capability::Fence { .. }));
+    let formats: Vec<ImageFormat> = fences.flat_map(|e| e.formats.iter().copied()).collect();
+    if formats.contains(&format) {
+        return Ok(());
+    }
+    Err(format!("--fence-fail: e-fence refuses {} images as a whole; use --format {}", format.name(), names(&formats)))
 }
 
 /// `scene.jpg`, 3 → `scene-03.jpg`.
@@ -120,5 +138,14 @@ mod tests {
         assert_eq!(parse_size("640x480"), Ok((640, 480)));
         assert!(parse_size("640").is_err());
         assert_eq!(numbered(Path::new("out/scene.jpg"), 3), PathBuf::from("out/scene-03.jpg"));
+    }
+
+    #[test]
+    fn a_fence_failure_is_written_only_in_a_format_e_fence_accepts() {
+        assert_eq!(fence_accepts(ImageFormat::Png), Ok(()));
+        assert_eq!(
+            fence_accepts(ImageFormat::Gif),
+            Err("--fence-fail: e-fence refuses gif images as a whole; use --format png, jpg, bmp".into())
+        );
     }
 }

@@ -15,9 +15,9 @@ use crate::billing::{self, Ticket};
 use crate::body::{self, ReadError, Received};
 use crate::capabilities;
 use crate::catalogue::{code, Catalogue, Endpoint};
+use crate::faults::concurrency::Slot;
 use crate::faults::{self, apply, Action, FaultBody, Forced, Shape};
 use crate::gateway::{self, Admitted, Resolved};
-use crate::limits::Slot;
 use crate::outcome::{Outcome, Verdict};
 use crate::refuse;
 use crate::respond::{self, Answer, Refusal};
@@ -198,20 +198,14 @@ fn pipeline<'s>(
     }
     let slot = match shared.limits.enter(&admitted.app) {
         Ok(slot) => slot,
-        Err(n) => {
-            let refusal = refuse!(
-                code::THROTTLED,
-                "app `{}` already has {n} requests in flight, its max_concurrency; back off 2–5 s and retry",
-                admitted.app.name
-            );
-            return refused(refusal, Some(admitted));
-        }
+        Err(refusal) => return refused(refusal, Some(admitted)),
     };
     let ticket = match billing::charge(&shared.registry, &admitted.account, &admitted.app.appkey, admitted.endpoint) {
         Ok(ticket) => ticket,
         Err(refusal) => return refused(refusal, Some(admitted)),
     };
     let (answer, delay) = capabilities::handle(admitted.endpoint, req.body);
+    let answer = faults::fence::fail_picked(answer, fault.as_ref());
     Decided { answer, admitted: Some(admitted), delay, slot: Some(slot), ticket: Some(ticket), fault }
 }
 

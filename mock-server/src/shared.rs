@@ -5,10 +5,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
+use crate::faults::concurrency::Limits;
 use crate::faults::Faults;
 use crate::gateway::{Gateway, Router};
 use crate::journal::Journal;
-use crate::limits::Limits;
 use crate::outcome::Outcome;
 use crate::registry::{Event, Registry};
 use crate::respond::Renderer;

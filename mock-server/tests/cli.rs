@@ -161,6 +161,22 @@ fn make_image_writes_frames_that_carry_their_scene() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn make_image_fence_fail_marks_the_image_and_refuses_a_format_e_fence_refuses() {
+    let dir = temp_dir("make-image-fence-fail");
+    let output = binary().args(["make-image", "--fence-fail", "-o"]).arg(dir.join("fail.png")).output().expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let scene = png_text(&std::fs::read(dir.join("fail.png")).expect("the image")).expect("ground truth");
+    assert_eq!(scene["fence_fail"], true, "{scene}");
+    let gif = binary().args(["make-image", "--fence-fail", "-o"]).arg(dir.join("fail.gif")).output().expect("run");
+    assert_eq!(gif.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&gif.stderr),
+        "mock-server make-image: --fence-fail: e-fence refuses gif images as a whole; use --format png, jpg, bmp\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Starts the binary with `args` on port 0 and returns it with its address. Its standard
 /// error is a pipe that nobody reads, as in a harness that reads it only on failure.
 fn start_unread(name: &str, args: &[&str]) -> (std::process::Child, String, PathBuf) {

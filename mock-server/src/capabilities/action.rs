@@ -8,10 +8,11 @@ use std::time::Duration;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::{honour, json_object, keys, string_member, Outcome};
+use super::{json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::{Count, Endpoint, Incident};
+use crate::faults::image::honour;
 use crate::refuse;
 use crate::vision::{names, Image};
 

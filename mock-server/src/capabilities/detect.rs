@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{honour, json_object, keys, string_member, Outcome};
+use super::{json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT, NO_IMAGE};
 use crate::catalogue::Endpoint;
+use crate::faults::image::honour;
 use crate::refuse;
 use crate::vision::{self, names, Image, ImageError, Wear};
 

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{honour, json_object, keys, string_member, Members, Outcome};
+use super::{json_object, keys, string_member, Members, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::{Endpoint, Size};
+use crate::faults::image::honour;
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Face;

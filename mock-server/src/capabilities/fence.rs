@@ -2,17 +2,20 @@
 //! Checks, in order: body size (4002), a JSON object (4004), exactly the keys `image` and
 //! `area` (4005), `image` a list (4006) of 1–32 (4007, `images` in `fixtures/routes.json`), `area` a string (4011) of 3–9
 //! points (4012), each image at most 5 MiB (4002) and decodable (4009) in an accepted
-//! format (4013), and `area` inside every image (4013).
+//! format (4013), and `area` inside every image (4013). An image whose ground truth says
+//! `fence_fail` fails inside the successful answer (`faults::fence`).
 
 use std::time::Duration;
 
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{honour, json_object, keys, string_member, Outcome, Reply};
+use super::{json_object, keys, string_member, Outcome, Reply};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::{Count, Endpoint};
+use crate::faults::fence;
+use crate::faults::image::{fails_in_fence, honour};
 use crate::refuse;
 use crate::vision::geometry::{feet, Polygon};
 use crate::vision::scene::Scene;
@@ -40,7 +43,7 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut D
     let area = string_member(members["area"])
         .map_err(|kind| refuse!(AREA_NOT_A_STRING, "`area` is {kind}; send it as a string \"x1,y1,x2,y2,x3,y3\""))?;
     let polygon = Polygon::parse(&area).map_err(|why| refuse!(AREA_MALFORMED, "{why}"))?;
-    let mut result = Vec::with_capacity(images.len());
+    let (mut result, mut fail) = (Vec::with_capacity(images.len()), 0);
     for (i, raw) in images.iter().enumerate() {
         let image = decode(endpoint, raw, i + 1)?;
         if !polygon.fits(image.width, image.height) {
@@ -54,9 +57,14 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut D
         }
         let scene = image.scene();
         honour(endpoint, &scene, &format!("image {}", i + 1), delay)?;
-        result.push(people_inside(&scene, &polygon));
+        if fails_in_fence(&scene) {
+            fail += 1;
+            result.push(fence::failed_entry());
+        } else {
+            result.push(people_inside(&scene, &polygon));
+        }
     }
-    Ok(Reply { message: Some(json!({ "success": images.len(), "fail": 0 })), result: Value::from(result) })
+    Ok(Reply { message: Some(fence::message(images.len() - fail, fail)), result: Value::from(result) })
 }
 
 fn decode(endpoint: &Endpoint, raw: &RawValue, n: usize) -> Result<Image, crate::respond::Refusal> {

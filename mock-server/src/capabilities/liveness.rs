@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::face::{check_size, members, one_face};
-use super::{honour, string_member, Outcome};
+use super::{string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::{Count, Endpoint, Size};
+use crate::faults::image::honour;
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Source;

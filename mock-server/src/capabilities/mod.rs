@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::catalogue::{Capability, Catalogue, Endpoint, Scope};
+use crate::catalogue::{Capability, Endpoint};
 use crate::respond::{Answer, Refusal};
-use crate::vision::scene::Scene;
 
 /// Runs the endpoint's capability on an admitted request. Returns the answer and how long
 /// the images' ground truth says the "AI" takes to give it (the caller waits that long).
@@ -78,19 +77,6 @@ pub(crate) fn string_member<'a>(raw: &'a RawValue) -> Result<Cow<'a, str>, &'sta
         }
     }
     serde_json::from_str::<String>(raw.get()).map(Cow::Owned).map_err(|_| json_kind(raw.get().as_bytes()))
-}
-
-/// What a scene asks of the endpoint beyond its content: a time to take (the longest of
-/// the images' counts), and a fault — if the endpoint has that code, it is the answer.
-pub(crate) fn honour(endpoint: &Endpoint, scene: &Scene, what: &str, delay: &mut Duration) -> Result<(), Refusal> {
-    *delay = (*delay).max(Duration::from_millis(scene.delay_ms.unwrap_or(0)));
-    let Some(code) = scene.fault else { return Ok(()) };
-    match Catalogue::get().error(Some(&endpoint.name), code) {
-        Some(entry) if entry.scope == Scope::Capability => {
-            Err(Refusal::new(code, format!("{what} carries ground truth that asks for code {code}")))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// The member names, sorted, for explanations.

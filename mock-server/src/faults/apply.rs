@@ -1,12 +1,14 @@
 //! Applies a decided [`Action`] to the response the pipeline rendered: extra headers,
-//! a replaced body, or a body that drips, stops short or aborts.
+//! a replaced body, or a body that drips, stops short or aborts. Every 40029, natural or
+//! not, leaves here with `Retry-After`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use super::{gateway_page, Action, FaultBody, Shape};
+use super::{concurrency, gateway_page, Action, FaultBody, Shape};
+use crate::catalogue::code;
 use crate::respond::{header_safe, Rendered, REASON_HEADER};
 
 /// The emulator's own 400 for a force header it cannot honour: `{"error": "..."}`.
@@ -20,16 +22,25 @@ pub async fn apply(
     mut rendered: Rendered,
     action: Option<&Action>,
 ) -> (Response<FaultBody>, Rendered) {
-    let Some(action) = action else { return (response.map(FaultBody::from), rendered) };
     let (mut parts, body) = response.into_parts();
+    if rendered.code == code::THROTTLED {
+        // Every 40029 says when to come back: a throttle rule its window, else the
+        // concurrency limit's advice (also what a forced 40029 gets).
+        let seconds = match action {
+            Some(Action::Throttle { retry_after_s }) => *retry_after_s,
+            _ => concurrency::RETRY_AFTER_S,
+        };
+        parts.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    let Some(action) = action else { return (Response::from_parts(parts, body.into()), rendered) };
     // `Full` is ready at once and cannot fail.
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let body = match action {
-        Action::Code(_) | Action::Shape(Shape::Latency(_)) => FaultBody::full(bytes),
-        Action::Throttle { retry_after_s } => {
-            parts.headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_s));
-            FaultBody::full(bytes)
-        }
+        // A throttle's Retry-After is set above; failed e-fence images are in the answer.
+        Action::Code(_)
+        | Action::Throttle { .. }
+        | Action::Shape(Shape::Latency(_))
+        | Action::Shape(Shape::FailImages(_)) => FaultBody::full(bytes),
         Action::Body(value) => {
             replace(&mut parts, &mut rendered, StatusCode::OK, "application/json;charset=UTF-8", "a rule's body");
             FaultBody::full(serde_json::to_vec(value).unwrap_or_default())

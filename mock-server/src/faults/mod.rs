@@ -1,6 +1,9 @@
-//! Failures on purpose: forced codes (`x-mock-force`), rules armed per account through the
-//! control API or the config, and the server-wide `--fault-rate`. Everything here decides;
-//! the pipeline applies the [`Action`] and [`body::FaultBody`] shapes the bytes on the wire.
+//! Every way of making a call fail on purpose, in one place (`docs/faults.md`): forced
+//! codes (`x-mock-force`), rules armed per account through the control API or the config,
+//! the server-wide `--fault-rate`, the failures an image's ground truth asks for (`image`),
+//! e-fence images that fail inside a batch (`fence`), and the per-app concurrency limit
+//! (`concurrency`). Everything here decides; the pipeline applies the [`Action`] and
+//! [`body::FaultBody`] shapes the bytes on the wire.
 //!
 //! Determinism: a rule draws from its own generator, seeded by its `seed` or by the
 //! server's `--seed` and the rule's id; `--fault-rate` hashes the server seed with the
@@ -8,8 +11,11 @@
 
 pub mod apply;
 pub mod body;
+pub mod concurrency;
 pub mod config;
+pub mod fence;
 pub mod force;
+pub mod image;
 pub mod rng;
 pub mod rule;
 #[cfg(test)]
@@ -22,8 +28,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use self::fence::Pick;
 use self::rng::Rng;
-use self::rule::{Millis, ResetAt, Rule, What, When};
+use self::rule::{FenceImages, Millis, ResetAt, Rule, What, When};
 
 pub use self::body::FaultBody;
 pub use self::force::{forced, Forced, FORCE_HEADER};
@@ -45,8 +52,8 @@ pub enum Action {
     Shape(Shape),
 }
 
-/// How a normal answer is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a normal answer is made or sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shape {
     /// Wait this long first; the call is charged as usual.
     Latency(Duration),
@@ -56,12 +63,15 @@ pub enum Shape {
     ResetHalf,
     /// Send only this many bytes of the body (a matching `Content-Length`); not charged.
     Truncate(u64),
+    /// e-fence: these images of the batch fail inside the successful answer; charged as
+    /// usual (the answer is code 0).
+    FailImages(Pick),
 }
 
 impl Action {
     /// Whether the call may be charged: only when the client gets the whole, true answer.
     pub fn charges(&self) -> bool {
-        matches!(self, Action::Shape(Shape::Latency(_) | Shape::Drip(_)))
+        matches!(self, Action::Shape(Shape::Latency(_) | Shape::Drip(_) | Shape::FailImages(_)))
     }
 }
 
@@ -187,9 +197,12 @@ impl Faults {
 impl Armed {
     fn try_fire(&mut self, appkey: &str, endpoint: &str, now_ms: i64) -> Option<Action> {
         let rule = &self.rule;
-        if rule.appkey.as_deref().is_some_and(|k| k != appkey)
-            || rule.endpoint.as_deref().is_some_and(|e| e != endpoint)
-        {
+        let endpoint_in_scope = match rule.endpoint.as_deref() {
+            Some(named) => named == endpoint,
+            // Only e-fence batches have images to fail.
+            None => !matches!(rule.what, What::FenceFail(_)) || fence::is_fence(endpoint),
+        };
+        if rule.appkey.as_deref().is_some_and(|k| k != appkey) || !endpoint_in_scope {
             return None;
         }
         self.calls += 1;
@@ -221,6 +234,12 @@ impl Armed {
             What::Reset(ResetAt::Before) => Action::ResetBefore,
             What::Reset(ResetAt::Half) => Action::Shape(Shape::ResetHalf),
             What::TruncateAt(at) => Action::Shape(Shape::Truncate(*at)),
+            What::FenceFail(FenceImages::Numbers(numbers)) => {
+                Action::Shape(Shape::FailImages(Pick::Numbers(numbers.iter().map(|n| *n as usize).collect())))
+            }
+            What::FenceFail(FenceImages::Count(n)) => {
+                Action::Shape(Shape::FailImages(Pick::Count { n: *n as usize, draw: self.rng.next_u64() }))
+            }
             What::ThrottleRps(limit) => {
                 let second = now_ms.div_euclid(1000);
                 let window = self.windows.entry(appkey.to_string()).or_insert((second, 0));

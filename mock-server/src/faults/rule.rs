@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Capability, Catalogue};
 
 /// One armed rule, as sent to `POST /__mock/accounts/{ak}/rules`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +66,19 @@ pub enum What {
     Gateway(u16),
     /// At most this many calls per second per app; the rest answer 40029 / HTTP 429.
     ThrottleRps(u32),
+    /// e-fence: these images of the batch (or this many, drawn from the rule's generator)
+    /// fail inside a successful answer.
+    FenceFail(FenceImages),
+}
+
+/// The images of an e-fence batch a rule makes fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FenceImages {
+    /// This many images, drawn from the rule's generator.
+    Count(u32),
+    /// These images, numbered from 1 in the order the request lists them.
+    Numbers(Vec<u32>),
 }
 
 /// A fixed latency or a uniform range.
@@ -140,8 +153,35 @@ impl What {
             What::DripBps(0) => Err("what.drip_bps: at least 1 byte per second".into()),
             What::Gateway(status) if !GATEWAY_STATUSES.contains(status) => Err("what.gateway: 502, 503 or 504".into()),
             What::ThrottleRps(0) => Err("what.throttle_rps: at least 1 (to refuse every call, use code 40029)".into()),
+            What::FenceFail(images) => fence_fail(endpoint, images),
             _ => Ok(()),
         }
+    }
+}
+
+/// Per-image failures need an e-fence endpoint (or none: the rule then sees only e-fence
+/// calls), and image numbers or a count within its largest batch.
+fn fence_fail(endpoint: Option<&str>, images: &FenceImages) -> Result<(), String> {
+    let catalogue = Catalogue::get();
+    let fences = catalogue.endpoints.iter().filter_map(|e| match &e.capability {
+        Capability::Fence { images } if endpoint.is_none_or(|name| name == e.name) => Some(images.max),
+        _ => None,
+    });
+    let Some(max) = fences.max() else {
+        let name = endpoint.unwrap_or_default();
+        return Err(format!(
+            "what.fence_fail: `{name}` is not an e-fence api; set endpoint to `fence` or leave it out"
+        ));
+    };
+    let max = u32::try_from(max).unwrap_or(u32::MAX);
+    match images {
+        FenceImages::Count(n) if !(1..=max).contains(n) => {
+            Err(format!("what.fence_fail: a count from 1 to {max}, or a list of image numbers"))
+        }
+        FenceImages::Numbers(numbers) if numbers.is_empty() || numbers.iter().any(|n| !(1..=max).contains(n)) => {
+            Err(format!("what.fence_fail: image numbers from 1 to {max}, e.g. [2, 5]"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -162,3 +162,47 @@ fn only_whole_true_answers_may_be_charged() {
         assert!(!action.charges(), "{action:?}");
     }
 }
+
+#[test]
+fn a_fence_failure_rule_sees_only_e_fence_calls() {
+    let faults = Faults::new(1, 0.0);
+    faults.add("a", rule(json!({"what": {"fence_fail": [2, 5]}}))).expect("armed");
+    assert_eq!(faults.decide("a", "app", "hat", 0, 0), None);
+    let fired = faults.decide("a", "app", "fence", 1, 0);
+    assert_eq!(fired, Some(Action::Shape(Shape::FailImages(fence::Pick::Numbers(vec![2, 5])))));
+    assert_eq!((faults.list("a")[0]["calls"].clone(), faults.list("a")[0]["fired"].clone()), (json!(1), json!(1)));
+    assert!(fired.is_some_and(|a| a.charges()), "a batch with failed images is still code 0, charged");
+}
+
+#[test]
+fn a_fence_failure_count_draws_from_the_rules_own_seed() {
+    let draws = |seed: u64| {
+        let faults = Faults::new(0, 0.0);
+        faults.add("a", rule(json!({"what": {"fence_fail": 2}, "seed": seed}))).expect("armed");
+        (0..3).map(|i| faults.decide("a", "app", "fence", i, 0)).collect::<Vec<_>>()
+    };
+    assert_eq!(draws(5), draws(5));
+    assert_ne!(draws(5), draws(6));
+    assert!(matches!(&draws(5)[0], Some(Action::Shape(Shape::FailImages(fence::Pick::Count { n: 2, .. })))));
+}
+
+#[test]
+fn a_bad_fence_failure_rule_says_what_to_send() {
+    let error = |v: Value| Rule::from_json(v).expect_err("refused");
+    assert_eq!(
+        error(json!({"endpoint": "hat", "what": {"fence_fail": [1]}})),
+        "what.fence_fail: `hat` is not an e-fence api; set endpoint to `fence` or leave it out"
+    );
+    assert_eq!(
+        error(json!({"what": {"fence_fail": 0}})),
+        "what.fence_fail: a count from 1 to 32, or a list of image numbers"
+    );
+    for numbers in [json!([]), json!([0]), json!([1, 33])] {
+        assert_eq!(
+            error(json!({"endpoint": "fence", "what": {"fence_fail": numbers}})),
+            "what.fence_fail: image numbers from 1 to 32, e.g. [2, 5]"
+        );
+    }
+    let listed = serde_json::to_value(rule(json!({"what": {"fence_fail": [2, 5]}}))).expect("json");
+    assert_eq!(listed["what"], json!({"fence_fail": [2, 5]}));
+}

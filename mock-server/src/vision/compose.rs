@@ -129,6 +129,7 @@ mod tests {
             fight: None,
             fault: Some(5001),
             delay_ms: Some(20),
+            fence_fail: true,
         };
         for format in [ImageFormat::Png, ImageFormat::Jpg, ImageFormat::Bmp, ImageFormat::Gif, ImageFormat::Tif] {
             let bytes = compose(&scene, 160, 120, format).expect("compose");

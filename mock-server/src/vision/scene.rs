@@ -47,6 +47,10 @@ pub struct Scene {
     /// minute): to test client timeouts and concurrency limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// In an e-fence batch, this image fails inside the batch's successful answer
+    /// (counted in `message.fail`); other endpoints ignore it. See `docs/faults.md`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fence_fail: bool,
 }
 
 /// A person: `[left, top, width, height]` in pixels, with what they wear.
@@ -226,6 +230,7 @@ fn derived(digest: &[u8], width: u32, height: u32) -> Scene {
         fight: Some(rng.below(2000) as f64 / 10_000.0),
         fault: None,
         delay_ms: None,
+        fence_fail: false,
     }
 }
 
