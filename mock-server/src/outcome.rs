@@ -27,6 +27,8 @@ pub(crate) struct Outcome<'a> {
     pub code: u32,
     /// The explanation sent in `x-mock-reason`, for a refusal.
     pub reason: Option<&'a str>,
+    /// Something accepted but worth saying (a UTC `eop-date`): logged even on success.
+    pub note: Option<&'a str>,
     pub elapsed: Duration,
     pub bytes_in: u64,
     pub bytes_out: u64,

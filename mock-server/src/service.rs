@@ -29,6 +29,10 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest control-API body.
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
+/// Bodies larger than this are parsed, decoded and checked on a blocking thread, so that
+/// small requests are never starved of a runtime worker.
+const BLOCKING_MIN: usize = 1 << 20;
+
 /// Serves one request.
 pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<FaultBody> {
     let started = Instant::now();
@@ -42,9 +46,27 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Resolved::Endpoint(e) => Some(e),
         _ => None,
     };
-    let (limit, cap) = body_limits(endpoint);
+    let head = gateway::Head {
+        method: &parts.method,
+        path,
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        peer: peer.ip(),
+    };
+    let forced = faults::forced(&parts.headers, endpoint);
+    // Everything but the signature is decided before the body is read; a forced code
+    // before the gateway (or a bad force header) answers without it.
+    let verdict = match &forced {
+        Ok(None | Some(Forced::AfterGateway(_))) => Some(shared.gateway.admit_head(&shared.registry, &head, resolved)),
+        _ => None,
+    };
+    let plan = body::Plan {
+        keep: matches!(&verdict, Some(Ok(p)) if p.keeps_body()),
+        hash: matches!(&verdict, Some(Ok(_))),
+        ..body_plan(shared, endpoint)
+    };
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let received = match tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, limit, cap)).await {
+    let received = match tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan)).await {
         Ok(received) => received,
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
@@ -52,21 +74,21 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         None => shared.next_request_id(),
     };
-    let (answer, admitted, charge, close, fault) = match &received {
+    let bytes_in = received.as_ref().map_or(0, |b| b.len);
+    let (answer, admitted, charge, close, fault) = match received {
         Ok(body) => {
-            let forced = match faults::forced(&parts.headers, endpoint) {
+            let forced = match forced {
                 Ok(forced) => forced,
                 Err(message) => return apply::emulator_error(&message),
             };
-            let req = gateway::Request {
-                method: &parts.method,
-                path,
-                query: parts.uri.query().unwrap_or(""),
-                headers: &parts.headers,
-                peer: peer.ip(),
-                body,
+            let admitted = match verdict {
+                Some(Ok(pending)) => shared.gateway.admit_body(&shared.registry, &head, pending, &body),
+                Some(Err(refusal)) => Err(refusal),
+                None => Err(forced_refusal(forced)),
             };
-            let decided = pipeline(shared, &req, resolved, forced);
+            let decided = decide(shared, admitted, &body, forced).await;
+            // The body is no longer needed: its bytes go back to the budget before any wait.
+            drop(body);
             let wait = match decided.fault {
                 Some(Action::Shape(Shape::Latency(latency))) => decided.delay + latency,
                 _ => decided.delay,
@@ -84,7 +106,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             drop(decided.slot);
             (decided.answer, decided.admitted, charge, false, decided.fault)
         }
-        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true, None),
+        Err(ReadError::OverCap { cap }) => (Answer::Refused(over_cap(endpoint, path, cap)), None, None, true, None),
         Err(ReadError::Io(e)) => {
             // Broken framing, a body cut short or one too slow: the client's doing, so a 4xx.
             let refusal = refuse!(
@@ -116,8 +138,9 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         status: rendered.status,
         code: rendered.code,
         reason: rendered.reason.as_deref(),
+        note: admitted.as_ref().and_then(|a| a.note.as_deref()),
         elapsed: started.elapsed(),
-        bytes_in: received.as_ref().map_or(0, |b| b.len),
+        bytes_in,
         bytes_out: hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0),
         charge,
         forced: fault.is_some(),
@@ -129,6 +152,14 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             let refusal = refuse!(code::INTERNAL, "{why}; the call is charged in memory only");
             shared.renderer.render(endpoint, &request_id, &Answer::Refused(refusal), false).0.map(FaultBody::from)
         }
+    }
+}
+
+/// The answer of a code forced before the gateway.
+fn forced_refusal(forced: Option<Forced>) -> Refusal {
+    match forced {
+        Some(Forced::BeforeGateway(code)) => refuse!(code, "forced by {}: {code}", faults::FORCE_HEADER),
+        _ => refuse!(code::INTERNAL, "the gateway was not run; this is a bug of the emulator"),
     }
 }
 
@@ -146,34 +177,68 @@ struct Decided<'s> {
     fault: Option<Action>,
 }
 
-/// Gateway, then faults, then the app's concurrency limit, then billing, then capability.
-/// The charge is reserved here and settled by the caller once the answer is due. A forced
-/// code or a fired rule that answers by itself replaces everything after the gateway, so it
-/// is never charged.
+impl Decided<'_> {
+    fn refused(refusal: Refusal, admitted: Option<Admitted>) -> Self {
+        Decided::answered(Answer::Refused(refusal), admitted)
+    }
+
+    fn answered(answer: Answer, admitted: Option<Admitted>) -> Self {
+        Decided { answer, admitted, delay: Duration::ZERO, slot: None, ticket: None, fault: None }
+    }
+}
+
+/// After the gateway: the budget's verdict, then faults, the app's concurrency limit,
+/// billing and the capability. The charge is reserved here and settled by the caller once
+/// the answer is due. A forced code or a fired rule that answers by itself replaces
+/// everything after the gateway, so it is never charged.
 ///
 /// Locks of the account taken on the way: one in the gateway (the app), one to reserve a
 /// paid call, and one more when the caller settles it; a free API takes only the first.
-fn pipeline<'s>(
+async fn decide<'s>(
     shared: &'s Shared,
-    req: &gateway::Request<'_>,
-    resolved: Resolved<'_>,
+    admitted: Result<Admitted, Refusal>,
+    body: &Received,
     forced: Option<Forced>,
 ) -> Decided<'s> {
-    let refused = |refusal, admitted| Decided {
-        answer: Answer::Refused(refusal),
-        admitted,
-        delay: Duration::ZERO,
-        slot: None,
-        ticket: None,
-        fault: None,
-    };
-    if let Some(Forced::BeforeGateway(code)) = forced {
-        return refused(refuse!(code, "forced by {}: {code}", faults::FORCE_HEADER), None);
-    }
-    let admitted = match shared.gateway.admit(&shared.registry, req, resolved) {
+    let admitted = match admitted {
         Ok(admitted) => admitted,
-        Err(refusal) => return refused(refusal, None),
+        Err(refusal) => return Decided::refused(refusal, None),
     };
+    if body.no_room {
+        let answer = Answer::Busy(format!(
+            "bodies in flight hold the server's --max-body-memory of {} bytes and this body of {} found no room within {} ms; retry later or raise --max-body-memory",
+            shared.budget.total(),
+            body.len,
+            shared.body_memory_wait.as_millis()
+        ));
+        return Decided::answered(answer, Some(admitted));
+    }
+    let prepared = match prepare(shared, admitted, forced) {
+        Ok(prepared) => prepared,
+        Err(decided) => return *decided,
+    };
+    let (answer, delay) = perceive(prepared.admitted.endpoint, body).await;
+    Decided {
+        answer,
+        delay,
+        admitted: Some(prepared.admitted),
+        slot: Some(prepared.slot),
+        ticket: Some(prepared.ticket),
+        fault: prepared.fault,
+    }
+}
+
+/// An admitted call with its place in the app's limit and its charge reserved.
+struct Prepared<'s> {
+    admitted: Admitted,
+    slot: Slot<'s>,
+    ticket: Ticket,
+    fault: Option<Action>,
+}
+
+/// Faults, the app's concurrency limit and billing: a `Decided` waiting for its answer, or
+/// the answer.
+fn prepare(shared: &Shared, admitted: Admitted, forced: Option<Forced>) -> Result<Prepared<'_>, Box<Decided<'_>>> {
     let fault = fault_for(shared, &admitted, forced);
     if let Some(action) = fault.as_ref().filter(|a| !matches!(a, Action::Shape(_))) {
         let refusal = match action {
@@ -187,7 +252,7 @@ fn pipeline<'s>(
             // Rendered by `faults::apply`, which replaces this placeholder's status and body.
             _ => refuse!(code::INTERNAL, "{}", fault_reason(forced)),
         };
-        return Decided { fault, ..refused(refusal, Some(admitted)) };
+        return Err(Box::new(Decided { fault, ..Decided::refused(refusal, Some(admitted)) }));
     }
     let slot = match shared.limits.enter(&admitted.app) {
         Ok(slot) => slot,
@@ -197,15 +262,27 @@ fn pipeline<'s>(
                 "app `{}` already has {n} requests in flight, its max_concurrency; back off 2–5 s and retry",
                 admitted.app.name
             );
-            return refused(refusal, Some(admitted));
+            return Err(Box::new(Decided::refused(refusal, Some(admitted))));
         }
     };
     let ticket = match billing::reserve(&shared.registry, &admitted.account, &admitted.app.appkey, admitted.endpoint) {
         Ok(ticket) => ticket,
-        Err(refusal) => return refused(refusal, Some(admitted)),
+        Err(refusal) => return Err(Box::new(Decided::refused(refusal, Some(admitted)))),
     };
-    let (answer, delay) = capabilities::handle(admitted.endpoint, req.body);
-    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot), ticket: Some(ticket), fault }
+    Ok(Prepared { admitted, slot, ticket, fault })
+}
+
+/// The capability's answer; for a large body, on a blocking thread so that parsing,
+/// decoding and image checks never hold a runtime worker.
+async fn perceive(endpoint: &'static Endpoint, body: &Received) -> (Answer, Duration) {
+    if body.bytes.len() <= BLOCKING_MIN {
+        return capabilities::handle(endpoint, body);
+    }
+    let body = body.share();
+    match tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body)).await {
+        Ok(answered) => answered,
+        Err(e) => (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO),
+    }
 }
 
 /// The forced code, else the account's rules and the fault rate.
@@ -233,10 +310,16 @@ async fn control(
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let read =
-        tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, ADMIN_BODY_LIMIT, ADMIN_BODY_LIMIT as u64));
+    let plan = body::Plan {
+        limit: ADMIN_BODY_LIMIT,
+        cap: ADMIN_BODY_LIMIT as u64,
+        keep: true,
+        hash: false,
+        budget: &shared.budget,
+    };
+    let read = tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan));
     let body = match read.await {
-        Ok(Ok(Received { over_limit: false, bytes, .. })) => bytes,
+        Ok(Ok(Received { over_limit: false, no_room: false, bytes, .. })) => bytes,
         _ => Bytes::from_static(b"<too large, or not received in time>"),
     };
     let req = admin::Request {
@@ -257,14 +340,15 @@ async fn control(
 /// How much of the body to keep, and where to stop reading. A body between the two is
 /// hashed and discarded; past the cap the connection is closed. An unknown route keeps
 /// nothing but reads as far as the largest endpoint would, so its answer is still 50001.
-fn body_limits(endpoint: Option<&Endpoint>) -> (usize, u64) {
-    match endpoint {
+fn body_plan<'s>(shared: &'s Shared, endpoint: Option<&Endpoint>) -> body::Plan<'s> {
+    let (limit, cap) = match endpoint {
         Some(e) => (e.body_limit, drain_cap(e.body_limit)),
         None => {
             let largest = Catalogue::get().endpoints.iter().map(|e| e.body_limit).max().unwrap_or(0);
             (0, drain_cap(largest))
         }
-    }
+    };
+    body::Plan { limit, cap, keep: true, hash: true, budget: &shared.budget }
 }
 
 /// Twice the limit: a slightly oversized body still gets its signature checked.
@@ -311,23 +395,20 @@ mod tests {
         }
         headers.insert("eop-date", HeaderValue::from_str(&date).expect("ascii"));
         headers.insert("eop-authorization", HeaderValue::from_str(&auth).expect("ascii"));
-        let len = body.len() as u64;
-        let received = Received { bytes: Bytes::from(body), len, over_limit: false, sha256_hex: hash };
+        let received = Received::whole(Bytes::from(body));
         let path = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
-        let req = gateway::Request {
-            method: &Method::POST,
-            path,
-            query: "",
-            headers: &headers,
-            peer: [127, 0, 0, 1].into(),
-            body: &received,
-        };
+        let head =
+            gateway::Head { method: &Method::POST, path, query: "", headers: &headers, peer: [127, 0, 0, 1].into() };
         let account = shared.registry.account("mock-ak").expect("the default account");
         let before = account.locks_taken.load(Ordering::Relaxed);
-        let decided = pipeline(shared, &req, shared.gateway.router.resolve(path), None);
-        let charge = decided.ticket.and_then(|t| t.settle(matches!(decided.answer, Answer::Success { .. })));
+        let resolved = shared.gateway.router.resolve(path);
+        let pending = shared.gateway.admit_head(&shared.registry, &head, resolved).expect("head");
+        let admitted = shared.gateway.admit_body(&shared.registry, &head, pending, &received).expect("signed");
+        let Ok(prepared) = prepare(shared, admitted, None) else { panic!("the call is reserved") };
+        let (answer, _) = capabilities::handle(prepared.admitted.endpoint, &received);
+        let charge = prepared.ticket.settle(matches!(answer, Answer::Success { .. }));
         assert!(charge.is_some(), "a successful paid call is charged");
-        (account.locks_taken.load(Ordering::Relaxed) - before, decided.answer)
+        (account.locks_taken.load(Ordering::Relaxed) - before, answer)
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(crate) struct Journal {
 impl Journal {
     pub fn record(&self, outcome: &Outcome<'_>) {
         self.stats.count(outcome);
-        if self.quiet || (outcome.reason.is_none() && !self.log_all) {
+        if self.quiet || (outcome.reason.is_none() && outcome.note.is_none() && !self.log_all) {
             return;
         }
         self.log.line(format_line(outcome));
@@ -45,6 +45,9 @@ fn format_line(o: &Outcome<'_>) -> String {
     }
     if let Some(reason) = &o.reason {
         line.push_str(&format!(" reason={reason:?}"));
+    }
+    if let Some(note) = &o.note {
+        line.push_str(&format!(" note={note:?}"));
     }
     line
 }
