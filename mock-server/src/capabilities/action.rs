@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use serde_json::value::RawValue;
 
-use super::{honour, json_object, keys, string_member, Outcome};
+use super::{bounded_list, honour, json_object, keys, string_member, List, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::Endpoint;
@@ -30,11 +29,12 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
     let raw = members
         .get("images")
         .ok_or_else(|| refuse!(NO_IMAGES, "the body has no `images` key (keys sent: {})", keys(&members)))?;
-    let frames: Vec<&RawValue> = serde_json::from_str(raw.get())
-        .map_err(|_| refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings"))?;
-    if frames.is_empty() || frames.len() > MAX_FRAMES {
-        return Err(refuse!(IMAGE_COUNT, "`images` has {} frames; send 1 to {MAX_FRAMES}", frames.len()));
-    }
+    let frames = match bounded_list(raw, MAX_FRAMES) {
+        Ok(List::Items(frames)) if !frames.is_empty() => frames,
+        Ok(List::Items(_)) => return Err(refuse!(IMAGE_COUNT, "`images` has 0 frames; send 1 to {MAX_FRAMES}")),
+        Ok(List::TooMany(n)) => return Err(refuse!(IMAGE_COUNT, "`images` has {n} frames; send 1 to {MAX_FRAMES}")),
+        Err(()) => return Err(refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings")),
+    };
     let fall = endpoint.name == "fall";
     let mut score: f64 = 0.0;
     for (i, raw) in frames.iter().enumerate() {
@@ -43,7 +43,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
         let image = Image::decode(&text, &endpoint.formats)
             .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;
         let scene = image.scene();
-        honour(endpoint, &scene, &format!("frame {}", i + 1), delay)?;
+        honour(endpoint, &scene, (image.width, image.height), &format!("frame {}", i + 1), delay)?;
         score = score.max(if fall { scene.fall } else { scene.fight }.unwrap_or(0.0));
     }
     Ok(json!({ "score": score }).into())

@@ -44,7 +44,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
     })?;
     let wear = if endpoint.name == "clothes" { Wear::Clothes } else { Wear::Hat };
     let (scene, source) = image.perceive();
-    honour(endpoint, &scene, "the image", delay)?;
+    honour(endpoint, &scene, (image.width, image.height), "the image", delay)?;
     let seed = image.seed(&scene, source);
     let found = vision::detections(&scene, &seed, wear, image.width, image.height, &endpoint.classes);
     Ok(json!(found).into())

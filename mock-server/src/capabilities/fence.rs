@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{honour, json_object, keys, string_member, Outcome, Reply};
+use super::{bounded_list, honour, json_object, keys, string_member, List, Outcome, Reply};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::Endpoint;
@@ -33,11 +33,12 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
             keys(&members)
         ));
     }
-    let images: Vec<&RawValue> = serde_json::from_str(members["image"].get())
-        .map_err(|_| refuse!(IMAGE_NOT_A_LIST, "`image` must be a list of base64 strings"))?;
-    if images.is_empty() || images.len() > MAX_IMAGES {
-        return Err(refuse!(IMAGE_COUNT, "`image` has {} images; send 1 to {MAX_IMAGES}", images.len()));
-    }
+    let images = match bounded_list(members["image"], MAX_IMAGES) {
+        Ok(List::Items(images)) if !images.is_empty() => images,
+        Ok(List::Items(_)) => return Err(refuse!(IMAGE_COUNT, "`image` has 0 images; send 1 to {MAX_IMAGES}")),
+        Ok(List::TooMany(n)) => return Err(refuse!(IMAGE_COUNT, "`image` has {n} images; send 1 to {MAX_IMAGES}")),
+        Err(()) => return Err(refuse!(IMAGE_NOT_A_LIST, "`image` must be a list of base64 strings")),
+    };
     let area = string_member(members["area"])
         .map_err(|kind| refuse!(AREA_NOT_A_STRING, "`area` is {kind}; send it as a string \"x1,y1,x2,y2,x3,y3\""))?;
     let polygon = Polygon::parse(&area).map_err(|why| refuse!(AREA_MALFORMED, "{why}"))?;
@@ -54,7 +55,7 @@ pub fn handle(endpoint: &Endpoint, body: &Received, delay: &mut Duration) -> Out
             ));
         }
         let scene = image.scene();
-        honour(endpoint, &scene, &format!("image {}", i + 1), delay)?;
+        honour(endpoint, &scene, (image.width, image.height), &format!("image {}", i + 1), delay)?;
         result.push(people_inside(&scene, &polygon));
     }
     Ok(Reply { message: Some(json!({ "success": images.len(), "fail": 0 })), result: Value::from(result) })
