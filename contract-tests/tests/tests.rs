@@ -4,6 +4,7 @@ mod billing;
 mod capabilities;
 mod faults;
 mod gateway;
+mod hardening;
 mod hat;
 mod properties;
 mod python_clients;
