@@ -461,4 +461,16 @@ mod tests {
             "mock.toml:4: routes[0].path: a path segment without a leading /, ? or #"
         );
     }
+
+    #[test]
+    fn the_body_budget_and_the_utc_switch_are_read_and_an_empty_budget_is_refused() {
+        let config = Config::from_toml("mock.toml", "max_body_memory = 1048576\naccept_utc_eop_date = true\n");
+        let config = config.expect("a valid config");
+        assert_eq!((config.max_body_memory, config.accept_utc_eop_date), (1 << 20, true));
+        assert_eq!(Config::default().max_body_memory, DEFAULT_MAX_BODY_MEMORY);
+        assert_eq!(
+            error("max_body_memory = 0\n"),
+            "mock.toml:1: max_body_memory: must be at least 1 byte; the default is 536870912"
+        );
+    }
 }

@@ -55,5 +55,5 @@ mod store;
 mod vision;
 
 pub use clock::{parse_duration_ms, Clock};
-pub use config::{Config, ConfigError, RouteConfig, DEFAULT_MAX_BODY_MEMORY, DEFAULT_MAX_CONNECTIONS};
+pub use config::{Config, ConfigError, RouteConfig, DEFAULT_MAX_CONNECTIONS};
 pub use server::{start, Handle, StartError};

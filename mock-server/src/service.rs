@@ -315,7 +315,7 @@ async fn control(
         cap: ADMIN_BODY_LIMIT as u64,
         keep: true,
         hash: false,
-        budget: &shared.budget,
+        budget: &shared.control_budget,
     };
     let read = tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan));
     let body = match read.await {
