@@ -73,23 +73,28 @@ pub fn png(scene: &Scene, width: u32, height: u32) -> Result<Vec<u8>, String> {
 /// `image` with `scene` added as ground truth: a `tEXt` chunk for a PNG, a comment segment
 /// for a JPEG, a trailer for anything else. The image's own bytes are kept.
 pub fn with_ground_truth(image: &[u8], scene: &Scene) -> Result<Vec<u8>, String> {
-    let json = scene.to_json();
+    with_ground_truth_json(image, &scene.to_json())
+}
+
+/// `image` with any JSON text added as ground truth, as [`with_ground_truth`] adds a scene:
+/// for crafted ground truth no [`Scene`] can hold.
+pub fn with_ground_truth_json(image: &[u8], json: &[u8]) -> Result<Vec<u8>, String> {
     if image.starts_with(b"\x89PNG\r\n\x1a\n") {
         // IHDR is always the first chunk (8 + 4 + 4 + 13 + 4 bytes); tEXt may follow it.
         let after_ihdr = 33;
         if image.len() < after_ihdr || &image[12..16] != b"IHDR" {
             return Err("the png has no IHDR chunk first; pass a whole png".into());
         }
-        let chunk = png_chunk(b"tEXt", &[PNG_KEYWORD, b"\0", &json].concat());
+        let chunk = png_chunk(b"tEXt", &[PNG_KEYWORD, b"\0", json].concat());
         return Ok([&image[..after_ihdr], &chunk, &image[after_ihdr..]].concat());
     }
     if image.starts_with(&[0xff, 0xd8]) {
         let len = u16::try_from(2 + MARKER.len() + json.len())
             .map_err(|_| "the scene is too large for a jpeg comment (64 KiB); use a png".to_string())?;
-        let segment = [&[0xff, 0xfe][..], &len.to_be_bytes(), MARKER, &json].concat();
+        let segment = [&[0xff, 0xfe][..], &len.to_be_bytes(), MARKER, json].concat();
         return Ok([&image[..2], &segment, &image[2..]].concat());
     }
-    Ok([image, MARKER, &json].concat())
+    Ok([image, MARKER, json].concat())
 }
 
 /// RGB rows, top to bottom, of the drawing of `scene`.

@@ -6,6 +6,7 @@ mod client_cli;
 mod faults;
 mod fence_faults;
 mod gateway;
+mod hardening;
 mod hat;
 mod journal;
 mod openapi;

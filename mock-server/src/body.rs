@@ -2,23 +2,109 @@
 //! covers the bytes as received), at most `limit` bytes are kept, and reading stops at
 //! `cap`. A body between the two is hashed and discarded, so the gateway can still verify
 //! its signature before the capability reports it too large.
+//!
+//! Kept bytes are paid for from the server's [`Budget`] (`--max-body-memory`): the declared
+//! Content-Length up front, or in steps as a chunked body grows. A body the budget has no
+//! room for within its wait is hashed and dropped like one over the limit, and marked
+//! `no_room`, so the gateway still decides its signature before the 503.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// The step in which a chunked body's memory is reserved.
+const STEP: u64 = 64 * 1024;
 
 /// A body as received.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Received {
-    /// The whole body, or empty when it was longer than the limit.
+    /// The whole body, or empty when it was longer than the limit or not kept.
     pub bytes: Bytes,
     /// How many bytes arrived.
     pub len: u64,
     /// True when the body was longer than the limit and was not kept.
     pub over_limit: bool,
-    /// Lowercase hex SHA-256 of every byte received.
+    /// True when the body was to be kept but the budget had no room for it in time.
+    pub no_room: bool,
+    /// Lowercase hex SHA-256 of every byte received (empty when not asked for).
     pub sha256_hex: String,
+    /// The budget's bytes that pay for `bytes`, given back when this is dropped.
+    pub _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Received {
+    /// A body kept whole, paid for by nobody: for tests.
+    #[cfg(test)]
+    pub fn whole(bytes: Bytes) -> Received {
+        let sha256_hex = hex(&Sha256::digest(&bytes));
+        Received { len: bytes.len() as u64, bytes, over_limit: false, no_room: false, sha256_hex, _permit: None }
+    }
+
+    /// The same body for another thread; the budget's bytes stay with `self`.
+    pub fn share(&self) -> Received {
+        Received {
+            bytes: self.bytes.clone(),
+            len: self.len,
+            over_limit: self.over_limit,
+            no_room: self.no_room,
+            sha256_hex: self.sha256_hex.clone(),
+            _permit: None,
+        }
+    }
+}
+
+/// The bytes all kept bodies may take together (`--max-body-memory`), and how long a
+/// request waits for room before it is refused. A tokio `Semaphore` of bytes.
+#[derive(Debug)]
+pub struct Budget {
+    bytes: Arc<Semaphore>,
+    total: u64,
+    wait: Duration,
+}
+
+impl Budget {
+    pub fn new(total: u64, wait: Duration) -> Budget {
+        let total = total.min(Semaphore::MAX_PERMITS as u64);
+        Budget { bytes: Arc::new(Semaphore::new(total as usize)), total, wait }
+    }
+
+    /// The budget, in bytes.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Bytes held by bodies now.
+    #[cfg(test)]
+    pub fn in_use(&self) -> u64 {
+        self.total - self.bytes.available_permits() as u64
+    }
+
+    /// `n` bytes, waiting until `deadline` at most; none at once if `n` is over the total.
+    async fn reserve(&self, n: u64, deadline: Instant) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(n).ok().filter(|n| u64::from(*n) <= self.total)?;
+        let acquire = self.bytes.clone().acquire_many_owned(n);
+        tokio::time::timeout_at(deadline, acquire).await.ok()?.ok()
+    }
+}
+
+/// How to read one body.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    /// Keep at most this many bytes.
+    pub limit: usize,
+    /// Stop reading past this many bytes.
+    pub cap: u64,
+    /// Keep the body at all: false for a request already known to fail.
+    pub keep: bool,
+    /// Hash the body: false when its signature will not be checked.
+    pub hash: bool,
+    pub budget: &'a Budget,
 }
 
 /// Why a body could not be read.
@@ -30,32 +116,99 @@ pub enum ReadError {
     Io(String),
 }
 
+/// What is being kept, and the budget's bytes that pay for it.
+struct Keeper<'a> {
+    plan: Plan<'a>,
+    kept: Kept,
+    permit: Option<OwnedSemaphorePermit>,
+    paid: u64,
+    no_room: bool,
+    deadline: Instant,
+}
+
+impl Keeper<'_> {
+    /// Pays for the bytes up to `upto` (`step` more when it can), or stops keeping.
+    async fn pay(&mut self, upto: u64, step: u64) {
+        if upto <= self.paid || self.no_room {
+            return;
+        }
+        let room = (self.plan.limit as u64).min(self.plan.budget.total).saturating_sub(self.paid);
+        let want = (upto - self.paid).max(step).min(room).max(upto - self.paid);
+        match self.plan.budget.reserve(want, self.deadline).await {
+            Some(more) => {
+                self.paid += want;
+                match &mut self.permit {
+                    Some(permit) => permit.merge(more),
+                    None => self.permit = Some(more),
+                }
+            }
+            None => self.stop(true),
+        }
+    }
+
+    fn stop(&mut self, no_room: bool) {
+        self.no_room |= no_room;
+        self.kept = Kept::Dropped;
+        self.permit = None;
+        self.paid = 0;
+    }
+}
+
 /// Reads `body` once. `declared` is the Content-Length, if any: a body declared over `cap`
-/// is refused before a byte is read, and one within `limit` gets its buffer in one piece.
-pub async fn read<B>(body: B, declared: Option<u64>, limit: usize, cap: u64) -> Result<Received, ReadError>
+/// is refused before a byte is read, and one within `limit` is paid for and gets its
+/// buffer in one piece.
+pub async fn read<B>(body: B, declared: Option<u64>, plan: Plan<'_>) -> Result<Received, ReadError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    if declared.is_some_and(|n| n > cap) {
-        return Err(ReadError::OverCap { cap });
+    if declared.is_some_and(|n| n > plan.cap) {
+        return Err(ReadError::OverCap { cap: plan.cap });
+    }
+    let limit = plan.limit as u64;
+    let mut keeper = Keeper {
+        plan,
+        kept: if plan.keep { Kept::Empty } else { Kept::Dropped },
+        permit: None,
+        paid: 0,
+        no_room: false,
+        deadline: Instant::now() + plan.budget.wait,
+    };
+    if let Some(n) = declared.filter(|n| plan.keep && *n <= limit && *n > 0) {
+        keeper.pay(n, 0).await;
     }
     let mut body = body;
-    let mut hasher = Sha256::new();
-    let mut kept = Kept::Empty;
+    let mut hasher = plan.hash.then(Sha256::new);
     let mut len: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ReadError::Io(e.to_string()))?;
         let Ok(chunk) = frame.into_data() else { continue };
         len += chunk.len() as u64;
-        if len > cap {
-            return Err(ReadError::OverCap { cap });
+        if len > plan.cap {
+            return Err(ReadError::OverCap { cap: plan.cap });
         }
-        hasher.update(&chunk);
-        kept = if len > limit as u64 { Kept::Dropped } else { kept.push(chunk, declared, limit) };
+        if let Some(hasher) = &mut hasher {
+            hasher.update(&chunk);
+        }
+        if matches!(keeper.kept, Kept::Dropped) {
+            continue;
+        }
+        if len > limit {
+            keeper.stop(false);
+            continue;
+        }
+        keeper.pay(len, STEP).await;
+        keeper.kept = std::mem::replace(&mut keeper.kept, Kept::Empty).push(chunk, declared, plan.limit);
     }
-    let over_limit = matches!(kept, Kept::Dropped);
-    Ok(Received { bytes: kept.into_bytes(), len, over_limit, sha256_hex: hex(&hasher.finalize()) })
+    let sha256_hex = hasher.map(|h| hex(&h.finalize())).unwrap_or_default();
+    Ok(Received {
+        bytes: keeper.kept.into_bytes(),
+        len,
+        over_limit: len > limit,
+        no_room: keeper.no_room,
+        sha256_hex,
+        _permit: keeper.permit,
+    })
 }
 
 /// The bytes kept so far. The common case — the whole body in one frame — is never copied.
@@ -131,25 +284,62 @@ mod tests {
         Frames(parts.iter().copied().collect())
     }
 
+    fn plan(budget: &Budget, limit: usize, cap: u64) -> Plan<'_> {
+        Plan { limit, cap, keep: true, hash: true, budget }
+    }
+
+    fn budget(total: u64) -> Budget {
+        Budget::new(total, Duration::from_millis(20))
+    }
+
     #[tokio::test]
     async fn keeps_a_body_within_the_limit_and_hashes_it() {
-        let got = read(Full::new(Bytes::from_static(b"abc")), Some(3), 10, 20).await.expect("read");
+        let b = budget(1 << 20);
+        let got = read(Full::new(Bytes::from_static(b"abc")), Some(3), plan(&b, 10, 20)).await.expect("read");
         assert_eq!(&got.bytes[..], b"abc");
         assert_eq!(got.sha256_hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        let got = read(chunks(&[b"a", b"b", b"c"]), None, 10, 20).await.expect("read");
+        let got = read(chunks(&[b"a", b"b", b"c"]), None, plan(&b, 10, 20)).await.expect("read");
         assert_eq!((&got.bytes[..], got.len), (&b"abc"[..], 3));
     }
 
     #[tokio::test]
     async fn hashes_but_drops_a_body_over_the_limit() {
-        let got = read(chunks(&[b"ab", b"c"]), None, 2, 20).await.expect("read");
-        assert!(got.over_limit && got.bytes.is_empty());
+        let b = budget(1 << 20);
+        let got = read(chunks(&[b"ab", b"c"]), None, plan(&b, 2, 20)).await.expect("read");
+        assert!(got.over_limit && got.bytes.is_empty() && got._permit.is_none());
         assert_eq!(got.sha256_hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(b.in_use(), 0);
     }
 
     #[tokio::test]
     async fn stops_reading_at_the_cap() {
-        assert!(matches!(read(chunks(&[b"ab", b"cd"]), None, 1, 3).await, Err(ReadError::OverCap { cap: 3 })));
-        assert!(matches!(read(Full::new(Bytes::new()), Some(4), 1, 3).await, Err(ReadError::OverCap { .. })));
+        let b = budget(1 << 20);
+        assert!(matches!(
+            read(chunks(&[b"ab", b"cd"]), None, plan(&b, 1, 3)).await,
+            Err(ReadError::OverCap { cap: 3 })
+        ));
+        assert!(matches!(read(Full::new(Bytes::new()), Some(4), plan(&b, 1, 3)).await, Err(ReadError::OverCap { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_kept_body_holds_its_bytes_of_the_budget_until_dropped() {
+        let b = budget(10);
+        let got = read(Full::new(Bytes::from_static(b"abcdef")), Some(6), plan(&b, 10, 20)).await.expect("read");
+        assert_eq!((b.in_use(), got.no_room), (6, false));
+        let second = read(Full::new(Bytes::from_static(b"abcdef")), Some(6), plan(&b, 10, 20)).await.expect("read");
+        assert!(second.no_room && second.bytes.is_empty(), "no room for a second body: {second:?}");
+        assert_eq!(second.sha256_hex.len(), 64, "a body without room is still hashed");
+        drop(got);
+        assert_eq!(b.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_pays_in_steps_and_a_body_known_to_fail_pays_nothing() {
+        let b = budget(4);
+        let got = read(chunks(&[b"ab", b"cd"]), None, plan(&b, 10, 20)).await.expect("read");
+        assert_eq!((&got.bytes[..], b.in_use()), (&b"abcd"[..], 4));
+        let refused = read(chunks(&[b"ab"]), None, Plan { keep: false, hash: false, ..plan(&b, 10, 20) }).await;
+        let refused = refused.expect("read");
+        assert!(refused.bytes.is_empty() && !refused.no_room && refused.sha256_hex.is_empty());
     }
 }

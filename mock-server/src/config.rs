@@ -43,6 +43,12 @@ pub struct Config {
     pub header_timeout: Duration,
     /// How long a response may wait for a client that does not read it.
     pub write_timeout: Duration,
+    /// The bytes all request bodies being kept may take together (`--max-body-memory`).
+    pub max_body_memory: u64,
+    /// How long a request waits for room in `max_body_memory` before it is refused (503).
+    pub body_memory_wait: Duration,
+    /// Also accept an `eop-date` in UTC, 8 hours behind Beijing time (`--accept-utc-date`).
+    pub accept_utc_eop_date: bool,
     /// Seeds every generator of `faults` that has no seed of its own (`--seed`).
     pub seed: u64,
     /// The share of all calls that answer a random retryable code (`--fault-rate`).
@@ -56,6 +62,11 @@ pub struct Config {
 /// The default connection limit. An idle connection costs a few KiB; bodies in flight are
 /// bounded separately.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The default budget of all bodies kept at once: room for two of the largest (liveness,
+/// 35 frames) on a small CI machine.
+pub const DEFAULT_MAX_BODY_MEMORY: u64 = 512 << 20;
+/// The default wait for room in that budget.
+pub const DEFAULT_BODY_MEMORY_WAIT: Duration = Duration::from_secs(5);
 /// The default header (and keep-alive idle) timeout.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default time a response may wait for a client that does not read.
@@ -84,6 +95,9 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_body_memory: DEFAULT_MAX_BODY_MEMORY,
+            body_memory_wait: DEFAULT_BODY_MEMORY_WAIT,
+            accept_utc_eop_date: false,
             seed: 0,
             fault_rate: 0.0,
             rules: Vec::new(),
@@ -146,6 +160,17 @@ impl Config {
             check_admin_token(token.get_ref()).map_err(|problem| at(token.span(), "admin_token", problem))?;
             config.admin_token = Some(token.into_inner());
         }
+        if let Some(bytes) = raw.max_body_memory {
+            if *bytes.get_ref() == 0 {
+                return Err(at(
+                    bytes.span(),
+                    "max_body_memory",
+                    "must be at least 1 byte; the default is 536870912".into(),
+                ));
+            }
+            config.max_body_memory = bytes.into_inner();
+        }
+        config.accept_utc_eop_date = raw.accept_utc_eop_date.unwrap_or(false);
         for (i, account) in raw.accounts.into_iter().enumerate() {
             config.accounts.push(account.check(i, &at)?);
         }
@@ -221,6 +246,8 @@ type At<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError + 'a;
 struct FileToml {
     default_account: Option<bool>,
     admin_token: Option<Spanned<String>>,
+    accept_utc_eop_date: Option<bool>,
+    max_body_memory: Option<Spanned<u64>>,
     #[serde(default)]
     accounts: Vec<AccountToml>,
     #[serde(default)]
@@ -451,6 +478,18 @@ mod tests {
         assert_eq!(
             error("[[routes]]\nendpoint = \"hat\"\napi_id = \"x\"\npath = \"/a\"\n"),
             "mock.toml:4: routes[0].path: a path segment without a leading /, ? or #"
+        );
+    }
+
+    #[test]
+    fn the_body_budget_and_the_utc_switch_are_read_and_an_empty_budget_is_refused() {
+        let config = Config::from_toml("mock.toml", "max_body_memory = 1048576\naccept_utc_eop_date = true\n");
+        let config = config.expect("a valid config");
+        assert_eq!((config.max_body_memory, config.accept_utc_eop_date), (1 << 20, true));
+        assert_eq!(Config::default().max_body_memory, DEFAULT_MAX_BODY_MEMORY);
+        assert_eq!(
+            error("max_body_memory = 0\n"),
+            "mock.toml:1: max_body_memory: must be at least 1 byte; the default is 536870912"
         );
     }
 }

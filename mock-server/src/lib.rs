@@ -46,6 +46,7 @@ pub mod make_image;
 mod outcome;
 mod registry;
 mod respond;
+mod scan;
 mod server;
 mod service;
 mod shared;

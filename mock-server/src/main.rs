@@ -59,6 +59,24 @@ struct Args {
     /// How long a response may wait for a client that does not read it (e.g. 30s).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     write_timeout: std::time::Duration,
+    /// The bytes all request bodies being kept may take together (e.g. 512MiB, 2GiB);
+    /// beyond it a request waits up to 5 s, then gets a 503 [default: 512MiB, or the config's]
+    #[arg(long, value_parser = parse_size)]
+    max_body_memory: Option<u64>,
+    /// Also accept an eop-date in UTC (8 hours behind Beijing time), named in the log
+    #[arg(long)]
+    accept_utc_date: bool,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let units = [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("", 1)];
+    units
+        .iter()
+        .find_map(|(unit, scale)| {
+            text.strip_suffix(unit).and_then(|n| n.trim().parse::<u64>().ok()?.checked_mul(*scale))
+        })
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a size such as 512MiB, 2GiB or a number of bytes"))
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -208,6 +226,10 @@ fn main() -> ExitCode {
     if let Some(capacity) = args.journal_capacity {
         config.journal_capacity = capacity;
     }
+    if let Some(bytes) = args.max_body_memory {
+        config.max_body_memory = bytes;
+    }
+    config.accept_utc_eop_date |= args.accept_utc_date;
     // clap reads an empty MOCK_ADMIN_TOKEN as absent: an empty token set either way is refused.
     let token = args
         .admin_token

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use hyper::HeaderMap;
 
-use crate::body::Received;
 use crate::registry::Event;
 
 /// One served request.
@@ -30,6 +29,8 @@ pub(crate) struct Outcome<'a> {
     pub code: u32,
     /// The explanation sent in `x-mock-reason`, for a refusal.
     pub reason: Option<&'a str>,
+    /// Something accepted but worth saying (a UTC `eop-date`): logged even on success.
+    pub note: Option<&'a str>,
     pub elapsed: Duration,
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -41,8 +42,9 @@ pub(crate) struct Outcome<'a> {
     pub verdict: Verdict,
     /// The request's headers, read by the journal's lints.
     pub headers: &'a HeaderMap,
-    /// The body as received, when it was read at all; the journal scans it, never keeps it.
-    pub body: Option<&'a Received>,
+    /// What the journal reads of the body (its digest, fingerprint and images' headers),
+    /// when it was read at all and the journal keeps entries.
+    pub body: Option<&'a crate::scan::Summary>,
 }
 
 /// How an answer was decided.

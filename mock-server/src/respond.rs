@@ -51,6 +51,9 @@ pub enum Answer {
         result: Value,
     },
     Refused(Refusal),
+    /// The emulator itself is out of room (`--max-body-memory`): a 503 with its reason,
+    /// not a vendor code; the journal records it as 50000.
+    Busy(String),
 }
 
 /// How a response was rendered, for the journal.
@@ -110,6 +113,10 @@ impl Renderer {
                 (200, to_vec(&body), Rendered { status: 200, code: 0, reason: None })
             }
             Answer::Refused(refusal) => self.refusal(endpoint, request_id, refusal),
+            Answer::Busy(reason) => {
+                let body = to_vec(&serde_json::json!({ "error": reason }));
+                (503, body, Rendered { status: 503, code: code::INTERNAL, reason: Some(reason.clone()) })
+            }
         };
         let mut response = Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

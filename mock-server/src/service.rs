@@ -21,6 +21,7 @@ use crate::gateway::{self, Admitted, Resolved};
 use crate::outcome::{Outcome, Verdict};
 use crate::refuse;
 use crate::respond::{self, Answer, Refusal};
+use crate::scan;
 use crate::shared::Shared;
 
 /// How long a client may take to send a body (a 250 MB body at 10 MB/s fits).
@@ -28,6 +29,10 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Largest control-API body.
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
+
+/// Bodies larger than this are parsed, decoded and checked on a blocking thread, so that
+/// small requests are never starved of a runtime worker.
+const BLOCKING_MIN: usize = 1 << 20;
 
 /// Serves one request.
 pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<FaultBody> {
@@ -42,9 +47,27 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Resolved::Endpoint(e) => Some(e),
         _ => None,
     };
-    let (limit, cap) = body_limits(endpoint);
+    let head = gateway::Head {
+        method: &parts.method,
+        path,
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        peer: peer.ip(),
+    };
+    let forced = faults::forced(&parts.headers, endpoint);
+    // Everything but the signature is decided before the body is read; a forced code
+    // before the gateway (or a bad force header) answers without it.
+    let verdict = match &forced {
+        Ok(None | Some(Forced::AfterGateway(_))) => Some(shared.gateway.admit_head(&shared.registry, &head, resolved)),
+        _ => None,
+    };
+    let plan = body::Plan {
+        keep: matches!(&verdict, Some(Ok(p)) if p.keeps_body()),
+        hash: matches!(&verdict, Some(Ok(_))),
+        ..body_plan(shared, endpoint)
+    };
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let received = match tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, limit, cap)).await {
+    let received = match tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan)).await {
         Ok(received) => received,
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
@@ -52,22 +75,24 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
         None => shared.next_request_id(),
     };
-    let (answer, admitted, charge, close, fault, by_header) = match &received {
+    let bytes_in = received.as_ref().map_or(0, |b| b.len);
+    let (answer, admitted, charge, close, fault, by_header, summary) = match received {
         Ok(body) => {
-            let forced = match faults::forced(&parts.headers, endpoint) {
+            let forced = match forced {
                 Ok(forced) => forced,
                 Err(message) => return apply::emulator_error(&message),
             };
-            let req = gateway::Request {
-                method: &parts.method,
-                path,
-                query: parts.uri.query().unwrap_or(""),
-                headers: &parts.headers,
-                peer: peer.ip(),
-                body,
+            let admitted = match verdict {
+                Some(Ok(pending)) => shared.gateway.admit_body(&shared.registry, &head, pending, &body),
+                Some(Err(refusal)) => Err(refusal),
+                None => Err(forced_refusal(forced)),
             };
             let by_header = forced.is_some();
-            let decided = pipeline(shared, &req, resolved, forced);
+            let decided = decide(shared, admitted, &body, forced).await;
+            // What the journal reads of the body, taken now: the body is no longer needed,
+            // and its bytes go back to the budget before any wait.
+            let summary = shared.journal.keeps_entries().then(|| scan::summarize(&body));
+            drop(body);
             let wait = match decided.fault {
                 Some(Action::Shape(Shape::Latency(latency))) => decided.delay + latency,
                 _ => decided.delay,
@@ -83,10 +108,10 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             let succeeded = whole && matches!(decided.answer, Answer::Success { .. });
             let charge = decided.ticket.and_then(|ticket| ticket.settle(succeeded));
             drop(decided.slot);
-            (decided.answer, decided.admitted, charge, false, decided.fault, by_header)
+            (decided.answer, decided.admitted, charge, false, decided.fault, by_header, summary)
         }
         Err(ReadError::OverCap { cap }) => {
-            (Answer::Refused(over_cap(endpoint, path, *cap)), None, None, true, None, false)
+            (Answer::Refused(over_cap(endpoint, path, cap)), None, None, true, None, false, None)
         }
         Err(ReadError::Io(e)) => {
             // Broken framing, a body cut short or one too slow: the client's doing, so a 4xx.
@@ -94,7 +119,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 code::REQUEST_TYPE,
                 "the body could not be read: {e}; send a complete body with a valid Content-Length or chunked framing"
             );
-            (Answer::Refused(refusal), None, None, true, None, false)
+            (Answer::Refused(refusal), None, None, true, None, false, None)
         }
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
@@ -119,14 +144,15 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         status: rendered.status,
         code: rendered.code,
         reason: rendered.reason.as_deref(),
+        note: admitted.as_ref().and_then(|a| a.note.as_deref()),
         elapsed: started.elapsed(),
-        bytes_in: received.as_ref().map_or(0, |b| b.len),
+        bytes_in,
         bytes_out: hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0),
         charge,
         forced: fault.is_some(),
         verdict: Verdict::of(rendered.code, by_header, fault.is_some()),
         headers: &parts.headers,
-        body: received.as_ref().ok(),
+        body: summary.as_ref(),
     });
     // A charged call is committed to the state file before its answer leaves.
     match kept.durable().await {
@@ -135,6 +161,14 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             let refusal = refuse!(code::INTERNAL, "{why}; the call is charged in memory only");
             shared.renderer.render(endpoint, &request_id, &Answer::Refused(refusal), false).0.map(FaultBody::from)
         }
+    }
+}
+
+/// The answer of a code forced before the gateway.
+fn forced_refusal(forced: Option<Forced>) -> Refusal {
+    match forced {
+        Some(Forced::BeforeGateway(code)) => refuse!(code, "forced by {}: {code}", faults::FORCE_HEADER),
+        _ => refuse!(code::INTERNAL, "the gateway was not run; this is a bug of the emulator"),
     }
 }
 
@@ -152,35 +186,70 @@ struct Decided<'s> {
     fault: Option<Action>,
 }
 
-/// Gateway, then faults, then the app's concurrency limit, then billing, then capability.
-/// The charge is made here and settled by the caller once the answer is due. A forced
-/// code or a fired rule that answers by itself replaces everything after the gateway, so it
-/// is never charged.
+impl Decided<'_> {
+    fn refused(refusal: Refusal, admitted: Option<Admitted>) -> Self {
+        Decided::answered(Answer::Refused(refusal), admitted)
+    }
+
+    fn answered(answer: Answer, admitted: Option<Admitted>) -> Self {
+        Decided { answer, admitted, delay: Duration::ZERO, slot: None, ticket: None, fault: None }
+    }
+}
+
+/// After the gateway: the budget's verdict, then faults, the app's concurrency limit,
+/// billing and the capability. The charge is made here and settled by the caller once the
+/// answer is due. A forced code or a fired rule that answers by itself replaces everything
+/// after the gateway, so it is never charged.
 ///
 /// Locks of the account taken on the way: its apps read once in the gateway, and its
 /// ledgers once to charge a paid call; settling a success takes none (a refund takes the
 /// ledgers once more). A free API reads the apps only.
-fn pipeline<'s>(
+async fn decide<'s>(
     shared: &'s Shared,
-    req: &gateway::Request<'_>,
-    resolved: Resolved<'_>,
+    admitted: Result<Admitted, Refusal>,
+    body: &Received,
     forced: Option<Forced>,
 ) -> Decided<'s> {
-    let refused = |refusal, admitted| Decided {
-        answer: Answer::Refused(refusal),
-        admitted,
-        delay: Duration::ZERO,
-        slot: None,
-        ticket: None,
-        fault: None,
-    };
-    if let Some(Forced::BeforeGateway(code)) = forced {
-        return refused(refuse!(code, "forced by {}: {code}", faults::FORCE_HEADER), None);
-    }
-    let admitted = match shared.gateway.admit(&shared.registry, req, resolved) {
+    let admitted = match admitted {
         Ok(admitted) => admitted,
-        Err(refusal) => return refused(refusal, None),
+        Err(refusal) => return Decided::refused(refusal, None),
     };
+    if body.no_room {
+        let answer = Answer::Busy(format!(
+            "bodies in flight hold the server's --max-body-memory of {} bytes and this body of {} found no room within {} ms; retry later or raise --max-body-memory",
+            shared.budget.total(),
+            body.len,
+            shared.body_memory_wait.as_millis()
+        ));
+        return Decided::answered(answer, Some(admitted));
+    }
+    let prepared = match prepare(shared, admitted, forced) {
+        Ok(prepared) => prepared,
+        Err(decided) => return *decided,
+    };
+    let (answer, delay) = perceive(prepared.admitted.endpoint, body).await;
+    let answer = faults::fence::fail_picked(answer, prepared.fault.as_ref());
+    Decided {
+        answer,
+        delay,
+        admitted: Some(prepared.admitted),
+        slot: Some(prepared.slot),
+        ticket: Some(prepared.ticket),
+        fault: prepared.fault,
+    }
+}
+
+/// An admitted call with its place in the app's limit and its charge reserved.
+struct Prepared<'s> {
+    admitted: Admitted,
+    slot: Slot<'s>,
+    ticket: Ticket,
+    fault: Option<Action>,
+}
+
+/// Faults, the app's concurrency limit and billing: a `Decided` waiting for its answer, or
+/// the answer.
+fn prepare(shared: &Shared, admitted: Admitted, forced: Option<Forced>) -> Result<Prepared<'_>, Box<Decided<'_>>> {
     let fault = fault_for(shared, &admitted, forced);
     if let Some(action) = fault.as_ref().filter(|a| !matches!(a, Action::Shape(_))) {
         let refusal = match action {
@@ -194,19 +263,30 @@ fn pipeline<'s>(
             // Rendered by `faults::apply`, which replaces this placeholder's status and body.
             _ => refuse!(code::INTERNAL, "{}", fault_reason(forced)),
         };
-        return Decided { fault, ..refused(refusal, Some(admitted)) };
+        return Err(Box::new(Decided { fault, ..Decided::refused(refusal, Some(admitted)) }));
     }
     let slot = match shared.limits.enter(&admitted.app) {
         Ok(slot) => slot,
-        Err(refusal) => return refused(refusal, Some(admitted)),
+        Err(refusal) => return Err(Box::new(Decided::refused(refusal, Some(admitted)))),
     };
     let ticket = match billing::charge(&shared.registry, &admitted.account, &admitted.app.appkey, admitted.endpoint) {
         Ok(ticket) => ticket,
-        Err(refusal) => return refused(refusal, Some(admitted)),
+        Err(refusal) => return Err(Box::new(Decided::refused(refusal, Some(admitted)))),
     };
-    let (answer, delay) = capabilities::handle(admitted.endpoint, req.body);
-    let answer = faults::fence::fail_picked(answer, fault.as_ref());
-    Decided { answer, admitted: Some(admitted), delay, slot: Some(slot), ticket: Some(ticket), fault }
+    Ok(Prepared { admitted, slot, ticket, fault })
+}
+
+/// The capability's answer; for a large body, on a blocking thread so that parsing,
+/// decoding and image checks never hold a runtime worker.
+async fn perceive(endpoint: &'static Endpoint, body: &Received) -> (Answer, Duration) {
+    if body.bytes.len() <= BLOCKING_MIN {
+        return capabilities::handle(endpoint, body);
+    }
+    let body = body.share();
+    match tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body)).await {
+        Ok(answered) => answered,
+        Err(e) => (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO),
+    }
 }
 
 /// The forced code, else the account's rules and the fault rate.
@@ -234,10 +314,16 @@ async fn control(
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let read =
-        tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, ADMIN_BODY_LIMIT, ADMIN_BODY_LIMIT as u64));
+    let plan = body::Plan {
+        limit: ADMIN_BODY_LIMIT,
+        cap: ADMIN_BODY_LIMIT as u64,
+        keep: true,
+        hash: false,
+        budget: &shared.control_budget,
+    };
+    let read = tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan));
     let body = match read.await {
-        Ok(Ok(Received { over_limit: false, bytes, .. })) => bytes,
+        Ok(Ok(Received { over_limit: false, no_room: false, bytes, .. })) => bytes,
         _ => Bytes::from_static(b"<too large, or not received in time>"),
     };
     let req = admin::Request {
@@ -259,14 +345,15 @@ async fn control(
 /// How much of the body to keep, and where to stop reading. A body between the two is
 /// hashed and discarded; past the cap the connection is closed. An unknown route keeps
 /// nothing but reads as far as the largest endpoint would, so its answer is still 50001.
-fn body_limits(endpoint: Option<&Endpoint>) -> (usize, u64) {
-    match endpoint {
+fn body_plan<'s>(shared: &'s Shared, endpoint: Option<&Endpoint>) -> body::Plan<'s> {
+    let (limit, cap) = match endpoint {
         Some(e) => (e.body_limit, drain_cap(e.body_limit)),
         None => {
             let largest = Catalogue::get().endpoints.iter().map(|e| e.body_limit).max().unwrap_or(0);
             (0, drain_cap(largest))
         }
-    }
+    };
+    body::Plan { limit, cap, keep: true, hash: true, budget: &shared.budget }
 }
 
 /// Twice the limit: a slightly oversized body still gets its signature checked.
@@ -295,8 +382,7 @@ mod tests {
     use crate::gateway::signature;
     use crate::vision::{compose::compose, scene::Scene, ImageFormat};
 
-    /// The default account's locks taken by one signed hard-hat call (a paid API): its
-    /// ledger locks and its reads of the apps.
+    /// The default account's locks taken by one signed hard-hat call (a paid API).
     fn locks_of_one_call(shared: &Shared) -> ((u64, u64), Answer) {
         let image = compose(&Scene::default(), 64, 48, ImageFormat::Png).expect("image");
         let body =
@@ -314,25 +400,22 @@ mod tests {
         }
         headers.insert("eop-date", HeaderValue::from_str(&date).expect("ascii"));
         headers.insert("eop-authorization", HeaderValue::from_str(&auth).expect("ascii"));
-        let len = body.len() as u64;
-        let received = Received { bytes: Bytes::from(body), len, over_limit: false, sha256_hex: hash };
+        let received = Received::whole(Bytes::from(body));
         let path = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
-        let req = gateway::Request {
-            method: &Method::POST,
-            path,
-            query: "",
-            headers: &headers,
-            peer: [127, 0, 0, 1].into(),
-            body: &received,
-        };
+        let head =
+            gateway::Head { method: &Method::POST, path, query: "", headers: &headers, peer: [127, 0, 0, 1].into() };
         let account = shared.registry.account("mock-ak").expect("the default account");
         let counts = || (account.locks_taken.load(Ordering::Relaxed), account.app_reads.load(Ordering::Relaxed));
         let before = counts();
-        let decided = pipeline(shared, &req, shared.gateway.router.resolve(path), None);
-        let charge = decided.ticket.and_then(|t| t.settle(matches!(decided.answer, Answer::Success { .. })));
+        let resolved = shared.gateway.router.resolve(path);
+        let pending = shared.gateway.admit_head(&shared.registry, &head, resolved).expect("head");
+        let admitted = shared.gateway.admit_body(&shared.registry, &head, pending, &received).expect("signed");
+        let Ok(prepared) = prepare(shared, admitted, None) else { panic!("the call is reserved") };
+        let (answer, _) = capabilities::handle(prepared.admitted.endpoint, &received);
+        let charge = prepared.ticket.settle(matches!(answer, Answer::Success { .. }));
         assert!(charge.is_some(), "a successful paid call is charged");
         let after = counts();
-        ((after.0 - before.0, after.1 - before.1), decided.answer)
+        ((after.0 - before.0, after.1 - before.1), answer)
     }
 
     #[test]

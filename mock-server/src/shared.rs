@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::body::Budget;
 use crate::config::Config;
 use crate::faults::concurrency::Limits;
 use crate::faults::Faults;
@@ -21,6 +22,13 @@ pub(crate) struct Shared {
     pub registry: Registry,
     pub gateway: Gateway,
     pub limits: Limits,
+    /// The bytes all kept bodies may take together (`--max-body-memory`).
+    pub budget: Budget,
+    /// The control API's bodies (64 KiB at most each): apart, so that bodies in flight to
+    /// the endpoints never hold the control API up.
+    pub control_budget: Budget,
+    /// How long a body waits for room in the budget before its request is refused.
+    pub body_memory_wait: std::time::Duration,
     pub journal: Journal,
     /// Fault rules per account and the fault rate.
     pub faults: Faults,
@@ -62,8 +70,11 @@ impl Shared {
         Ok(Shared {
             faults,
             registry,
-            gateway: Gateway::new(Router::new(&config.routes)),
+            gateway: Gateway::new(Router::new(&config.routes), config.accept_utc_eop_date),
             limits: Limits::default(),
+            budget: Budget::new(config.max_body_memory, config.body_memory_wait),
+            control_budget: Budget::new(u64::MAX, config.body_memory_wait),
+            body_memory_wait: config.body_memory_wait,
             journal: Journal {
                 log_all: config.log_all,
                 quiet: config.quiet,

@@ -205,7 +205,13 @@ fn a_standard_error_nobody_reads_never_stops_the_server() {
     let mut buf = vec![0u8; 4096];
     for i in 0..3000 {
         stream.write_all(request.as_bytes()).expect("send");
-        let n = stream.read(&mut buf).unwrap_or_else(|e| panic!("refusal {i} was never answered: {e}"));
+        let n = stream.read(&mut buf).unwrap_or_else(|e| {
+            let _ = child.kill();
+            let mut stderr = String::new();
+            let _ = child.stderr.take().map(|mut err| err.read_to_string(&mut stderr));
+            let tail: String = stderr.lines().rev().take(5).collect::<Vec<_>>().join("\n");
+            panic!("refusal {i} was never answered: {e}; the server's last lines:\n{tail}")
+        });
         assert!(buf[..n].starts_with(b"HTTP/1.1 401"), "refusal {i}: {}", String::from_utf8_lossy(&buf[..n]));
     }
     let mut control = TcpStream::connect(&addr).expect("connect");

@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use serde_json::value::RawValue;
 
-use super::{json_object, keys, string_member, Outcome};
+use super::{bounded_list, json_object, keys, string_member, List, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::{Count, Endpoint, Incident};
@@ -36,12 +35,18 @@ pub fn handle(
     let raw = members
         .get("images")
         .ok_or_else(|| refuse!(NO_IMAGES, "the body has no `images` key (keys sent: {})", keys(&members)))?;
-    let list: Vec<&RawValue> = serde_json::from_str(raw.get())
-        .map_err(|_| refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings"))?;
-    if !(frames.min..=frames.max).contains(&list.len()) {
-        let (n, min, max) = (list.len(), frames.min, frames.max);
-        return Err(refuse!(IMAGE_COUNT, "`images` has {n} frames; send {min} to {max}"));
-    }
+    let list = match bounded_list(raw, frames.max) {
+        Ok(List::Items(list)) if list.len() >= frames.min => list,
+        Ok(List::Items(list)) => {
+            let (n, min, max) = (list.len(), frames.min, frames.max);
+            return Err(refuse!(IMAGE_COUNT, "`images` has {n} frames; send {min} to {max}"));
+        }
+        Ok(List::TooMany(n)) => {
+            let (min, max) = (frames.min, frames.max);
+            return Err(refuse!(IMAGE_COUNT, "`images` has {n} frames; send {min} to {max}"));
+        }
+        Err(()) => return Err(refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings")),
+    };
     let mut score: f64 = 0.0;
     for (i, raw) in list.iter().enumerate() {
         let text = string_member(raw)
@@ -49,7 +54,7 @@ pub fn handle(
         let image = Image::decode(&text, &endpoint.formats)
             .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;
         let scene = image.scene();
-        honour(endpoint, &scene, &format!("frame {}", i + 1), delay)?;
+        honour(endpoint, &scene, (image.width, image.height), &format!("frame {}", i + 1), delay)?;
         let seen = match incident {
             Incident::Fall => scene.fall,
             Incident::Fight => scene.fight,

@@ -45,7 +45,7 @@ pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut Dura
         e => refuse!(BAD_BASE64, "{e}"),
     })?;
     let (scene, source) = image.perceive();
-    honour(endpoint, &scene, "the image", delay)?;
+    honour(endpoint, &scene, (image.width, image.height), "the image", delay)?;
     let seed = image.seed(&scene, source);
     let found = vision::detections(&scene, &seed, wear, image.width, image.height, &endpoint.classes);
     Ok(json!(found).into())

@@ -33,7 +33,7 @@ pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, delay: &mut
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
     check_size(&image, max_size, "the image")?;
     let scene = image.scene();
-    honour(endpoint, &scene, "the image", delay)?;
+    honour(endpoint, &scene, (image.width, image.height), "the image", delay)?;
     let faces = scene.faces();
     let face = one_face(&faces, "the image")?;
     Ok(json!({ "face_quality": face.quality }).into())

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{json_object, keys, string_member, Outcome, Reply};
+use super::{bounded_list, json_object, keys, string_member, List, Outcome, Reply};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::{Count, Endpoint};
@@ -34,12 +34,18 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut D
             keys(&members)
         ));
     }
-    let images: Vec<&RawValue> = serde_json::from_str(members["image"].get())
-        .map_err(|_| refuse!(IMAGE_NOT_A_LIST, "`image` must be a list of base64 strings"))?;
-    if !(count.min..=count.max).contains(&images.len()) {
-        let (n, min, max) = (images.len(), count.min, count.max);
-        return Err(refuse!(IMAGE_COUNT, "`image` has {n} images; send {min} to {max}"));
-    }
+    let images = match bounded_list(members["image"], count.max) {
+        Ok(List::Items(images)) if images.len() >= count.min => images,
+        Ok(List::Items(images)) => {
+            let (n, min, max) = (images.len(), count.min, count.max);
+            return Err(refuse!(IMAGE_COUNT, "`image` has {n} images; send {min} to {max}"));
+        }
+        Ok(List::TooMany(n)) => {
+            let (min, max) = (count.min, count.max);
+            return Err(refuse!(IMAGE_COUNT, "`image` has {n} images; send {min} to {max}"));
+        }
+        Err(()) => return Err(refuse!(IMAGE_NOT_A_LIST, "`image` must be a list of base64 strings")),
+    };
     let area = string_member(members["area"])
         .map_err(|kind| refuse!(AREA_NOT_A_STRING, "`area` is {kind}; send it as a string \"x1,y1,x2,y2,x3,y3\""))?;
     let polygon = Polygon::parse(&area).map_err(|why| refuse!(AREA_MALFORMED, "{why}"))?;
@@ -56,7 +62,7 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut D
             ));
         }
         let scene = image.scene();
-        honour(endpoint, &scene, &format!("image {}", i + 1), delay)?;
+        honour(endpoint, &scene, (image.width, image.height), &format!("image {}", i + 1), delay)?;
         if fails_in_fence(&scene) {
             fail += 1;
             result.push(fence::failed_entry());

@@ -92,7 +92,7 @@ fn examine(
         })?;
         check_size(&image, rules.max_size, &what)?;
         let (scene, source) = image.perceive();
-        honour(endpoint, &scene, &what, delay)?;
+        honour(endpoint, &scene, (image.width, image.height), &what, delay)?;
         one_face(&scene.faces(), &what)?;
         let shows = match source {
             Source::Derived => first_bytes.as_ref().is_some_and(|first| *first != image.bytes),

@@ -66,6 +66,60 @@ fn json_kind(bytes: &[u8]) -> &'static str {
     }
 }
 
+/// A JSON list as a capability takes it: at most `max` elements borrowed, or how many
+/// there were when there are more — counted while parsing, never built.
+#[derive(Debug)]
+pub(crate) enum List<'a> {
+    Items(Vec<&'a RawValue>),
+    TooMany(u64),
+}
+
+/// Parses `raw` as a list of at most `max` elements; `Err` when it is not a list. A longer
+/// list costs no memory beyond its first `max` elements, whatever its length.
+pub(crate) fn bounded_list(raw: &RawValue, max: usize) -> Result<List<'_>, ()> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let list = Bounded { max }.deserialize(&mut de).map_err(|_| ())?;
+    de.end().map_err(|_| ())?;
+    Ok(list)
+}
+
+/// The visitor behind [`bounded_list`]: keeps elements up to `max`, then only counts.
+struct Bounded {
+    max: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Bounded {
+    type Value = List<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<List<'de>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Bounded {
+    type Value = List<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<List<'de>, A::Error> {
+        let mut items = Vec::with_capacity(self.max.min(seq.size_hint().unwrap_or(0)));
+        while items.len() < self.max {
+            match seq.next_element::<&'de RawValue>()? {
+                Some(item) => items.push(item),
+                None => return Ok(List::Items(items)),
+            }
+        }
+        let mut count = items.len() as u64;
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            count += 1;
+        }
+        Ok(if count > self.max as u64 { List::TooMany(count) } else { List::Items(items) })
+    }
+}
+
 /// A member that should be a string, borrowed when it has no escapes.
 /// The member was validated when the object was parsed, so a string without a backslash
 /// is its text between the quotes: found with one fast search instead of a second parse.
@@ -105,3 +159,26 @@ impl From<Value> for Reply {
 }
 
 pub(crate) type Outcome = Result<Reply, Refusal>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(json: &str, max: usize) -> Result<Vec<String>, Option<u64>> {
+        let raw: &RawValue = serde_json::from_str(json).expect("json");
+        match bounded_list(raw, max) {
+            Ok(List::Items(items)) => Ok(items.iter().map(|r| r.get().to_string()).collect()),
+            Ok(List::TooMany(n)) => Err(Some(n)),
+            Err(()) => Err(None),
+        }
+    }
+
+    #[test]
+    fn a_list_is_kept_up_to_its_limit_and_counted_past_it() {
+        assert_eq!(list(r#"["a", 1]"#, 2), Ok(vec![r#""a""#.to_string(), "1".to_string()]));
+        assert_eq!(list("[]", 2), Ok(vec![]));
+        assert_eq!(list("[0,0,0,[1,2],{}]", 2), Err(Some(5)));
+        assert_eq!(list(r#""abc""#, 2), Err(None));
+        assert_eq!(list("{}", 2), Err(None));
+    }
+}

@@ -87,7 +87,7 @@ mod tests {
                 let failed = result.as_array().expect("a list").iter().map(|e| *e == failed_entry()).collect();
                 (message.expect("a message"), failed)
             }
-            Answer::Refused(refusal) => panic!("refused: {refusal:?}"),
+            other => panic!("not a success: {other:?}"),
         }
     }
 

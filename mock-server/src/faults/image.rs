@@ -5,13 +5,29 @@
 
 use std::time::Duration;
 
-use crate::catalogue::{Catalogue, Endpoint, Scope};
+use crate::catalogue::{code, Capability, Catalogue, Endpoint, Scope};
 use crate::respond::Refusal;
 use crate::vision::scene::Scene;
 
 /// What a scene asks of the endpoint beyond its content: a time to take (the longest of
 /// the images' counts), and a fault — if the endpoint has that code, it is the answer.
-pub(crate) fn honour(endpoint: &Endpoint, scene: &Scene, what: &str, delay: &mut Duration) -> Result<(), Refusal> {
+/// Ground truth is untrusted input: a scene with a box outside the `size` of its image, a
+/// score outside [0, 1] or a delay over the cap is refused with the endpoint's parameter code.
+pub(crate) fn honour(
+    endpoint: &Endpoint,
+    scene: &Scene,
+    size: (u32, u32),
+    what: &str,
+    delay: &mut Duration,
+) -> Result<(), Refusal> {
+    scene.check_in(size.0, size.1).map_err(|why| {
+        Refusal::new(
+            parameter_code(&endpoint.capability),
+            format!(
+                "{what} carries ground truth the emulator cannot use: {why}; write it with `mock-server make-image`"
+            ),
+        )
+    })?;
     *delay = (*delay).max(Duration::from_millis(scene.delay_ms.unwrap_or(0)));
     let Some(code) = scene.fault else { return Ok(()) };
     match Catalogue::get().error(Some(&endpoint.name), code) {
@@ -19,6 +35,16 @@ pub(crate) fn honour(endpoint: &Endpoint, scene: &Scene, what: &str, delay: &mut
             Err(Refusal::new(code, format!("{what} carries ground truth that asks for code {code}")))
         }
         _ => Ok(()),
+    }
+}
+
+/// The code an endpoint answers for a parameter it cannot use, such as bad ground truth.
+fn parameter_code(capability: &Capability) -> u32 {
+    match capability {
+        Capability::Detect { .. } => code::detect::NOT_AN_OBJECT,
+        Capability::Fence { .. } => code::fence::IMAGE_UNPARSABLE,
+        Capability::FaceQuality { .. } | Capability::Liveness { .. } => code::face::BAD_FORMAT,
+        Capability::Action { .. } => code::action::IMAGE_UNPARSABLE,
     }
 }
 

@@ -1,17 +1,23 @@
 //! Why a signature failed, in words. The real service says only "签名错误"; the emulator
 //! recognises the mistakes real clients make and names them. Nothing here runs unless a
-//! check has already failed, so it may try as many alternatives as it likes.
+//! check has already failed, yet a wrong signature must not cost much more than a right
+//! one: the other accounts' keys come from an index (`keys.rs`), and the body is
+//! re-serialised only when it is at most [`RESERIALISE_MAX`] bytes.
 
 use sha2::{Digest, Sha256};
 
 use super::signature::{self, Authorization};
-use super::Request;
-use crate::body::hex;
+use super::Head;
+use crate::body::{hex, Received};
 use crate::clock::{format_eop_date, BEIJING_OFFSET_SECS};
-use crate::registry::{AccountCell, Registry};
+use crate::registry::AccountCell;
+
+/// The largest body re-serialised to recognise a body sent other than signed: larger ones
+/// get every other diagnosis, and the generic explanation.
+pub const RESERIALISE_MAX: usize = 1 << 20;
 
 /// A listed header is absent: perhaps `Headers=` holds values where names belong.
-pub fn listed_header_missing(name: &str, req: &Request<'_>) -> String {
+pub fn listed_header_missing(name: &str, req: &Head<'_>) -> String {
     let is_a_value = req.headers.iter().find(|(_, v)| v.as_bytes().eq_ignore_ascii_case(name.as_bytes()));
     match is_a_value {
         Some((header, _)) => format!(
@@ -34,15 +40,25 @@ pub fn date_out_of_window(eop_date: &str, date: i64, now: i64) -> String {
     format!("eop-date {eop_date} is {} minutes {direction} the server clock ({expected}, Beijing time); it must be within 15 minutes", minutes.abs())
 }
 
+/// `eop-date` accepted as UTC (`accept_utc_eop_date`): said in the log line and the journal.
+pub fn utc_accepted(eop_date: &str, now: i64) -> String {
+    format!(
+        "eop-date {eop_date} is UTC, 8 hours behind Beijing time ({}); accepted because accept_utc_eop_date is on, the documented gateway expects Beijing time",
+        format_eop_date(now)
+    )
+}
+
 /// Everything known about a request whose signature did not match.
 pub struct Mismatch<'a> {
     pub auth: &'a Authorization,
     pub account: &'a AccountCell,
-    pub registry: &'a Registry,
+    /// Every other account's key for this AK and eop-date.
+    pub others: &'a [[u8; 32]],
     pub eop_date: &'a str,
     /// The signed headers as listed, with their values.
     pub pairs: &'a [(&'a str, &'a str)],
-    pub req: &'a Request<'a>,
+    pub query: &'a str,
+    pub body: &'a Received,
     /// The string to sign the server computed.
     pub sts: &'a str,
 }
@@ -65,21 +81,15 @@ impl Mismatch<'_> {
         if self.matches(&signature::signing_key(sk, ak, date, date), self.sts) {
             return Some("kdate was computed from the full eop-date; use only its first 8 characters (yyyymmdd)");
         }
-        let other_sk = self
-            .registry
-            .others(ak)
-            .iter()
-            .any(|other| self.matches(&signature::signing_key(&other.sk, ak, date, &date[..8]), self.sts));
+        let other_sk = self.others.iter().any(|key| self.matches(key, self.sts));
         if other_sk {
             return Some("the request was signed with the sk of another account; use the sk that belongs to this ak");
         }
         let key = signature::signing_key(sk, ak, date, &date[..8]);
-        if self
-            .matches(&key, &signature::unsorted_string_to_sign(self.pairs, self.req.query, &self.req.body.sha256_hex))
-        {
+        if self.matches(&key, &signature::unsorted_string_to_sign(self.pairs, self.query, &self.body.sha256_hex)) {
             return Some("the signed headers were not sorted by name in the string to sign; sort them");
         }
-        if self.matches(&key, &self.with_body_hash(&self.req.body.sha256_hex.to_uppercase())) {
+        if self.matches(&key, &self.with_body_hash(&self.body.sha256_hex.to_uppercase())) {
             return Some("the body hash was uppercase hex; use lowercase hex");
         }
         if self.other_body_hashes().iter().any(|hash| self.matches(&key, &self.with_body_hash(hash))) {
@@ -101,21 +111,22 @@ impl Mismatch<'_> {
     }
 
     fn with_body_hash(&self, hash: &str) -> String {
-        signature::string_to_sign(self.pairs, self.req.query, hash)
+        signature::string_to_sign(self.pairs, self.query, hash)
     }
 
     /// Hashes of the bytes a client may have signed instead of the bytes it sent.
     fn other_body_hashes(&self) -> Vec<String> {
-        let body = &self.req.body.bytes;
+        let body = &self.body.bytes;
         let mut variants = vec![Vec::new(), b"{}".to_vec()];
-        if !self.req.body.over_limit && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        let small = !self.body.over_limit && body.len() <= RESERIALISE_MAX;
+        if small && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
             for spaced in [false, true] {
                 for ascii in [false, true] {
                     variants.push(reserialise(body, spaced, ascii));
                 }
             }
         }
-        variants.iter().map(|v| hex(&Sha256::digest(v))).filter(|h| *h != self.req.body.sha256_hex).collect()
+        variants.iter().map(|v| hex(&Sha256::digest(v))).filter(|h| *h != self.body.sha256_hex).collect()
     }
 }
 

@@ -5,11 +5,18 @@
 //! 2. route — a registered API id (50001) and a known path within it (50003)
 //! 3. `Eop-Authorization` — present and well-formed (10020), with a known AK (10002)
 //! 4. signed headers — every signed header sent; `ctyun-eop-request-id` and `eop-date` among them (10020)
-//! 5. `eop-date` — `yyyymmddTHHMMSSZ` in Beijing time, within ±15 minutes (10020)
+//! 5. `eop-date` — `yyyymmddTHHMMSSZ` in Beijing time, within ±15 minutes (10020); with
+//!    `accept_utc_eop_date`, also 8 hours behind (UTC), accepted with a note
 //! 6. signature — HMAC over the string to sign, compared in constant time (10020)
 //! 7. `appkey` — present (40002), known and owned by the signing account (40006)
 //! 8. caller IP — allowed by the app (40009) and by the app's rule for this API (40010)
 //! 9. the app has enabled this API (50002)
+//!
+//! Everything but the signature is decided from the request's head, before its body is read
+//! ([`Gateway::admit_head`]): a request that fails 1–5 is answered without keeping its body,
+//! and one that will fail 7–9 has its body streamed through the hash and dropped, since a
+//! wrong signature (6) must still be the answer it gets. [`Gateway::admit_body`] then checks
+//! the signature against the body's hash.
 
 mod diagnose;
 mod keys;
@@ -36,18 +43,17 @@ use signature::{Authorization, REQUIRED_SIGNED};
 /// How far `eop-date` may be from the server's clock, either way.
 pub(crate) const DATE_WINDOW_SECS: i64 = 15 * 60;
 
-/// The parts of a request the gateway looks at; the body has been read once already.
+/// The parts of a request the gateway looks at before its body is read.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Request<'a> {
+pub(crate) struct Head<'a> {
     pub method: &'a Method,
     pub path: &'a str,
     pub query: &'a str,
     pub headers: &'a HeaderMap,
     pub peer: IpAddr,
-    pub body: &'a Received,
 }
 
-impl Request<'_> {
+impl Head<'_> {
     /// A header's value as text (non-UTF-8 bytes replaced), if present.
     pub fn header(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()))
@@ -60,6 +66,31 @@ pub(crate) struct Admitted {
     pub endpoint: &'static Endpoint,
     pub account: Arc<AccountCell>,
     pub app: Arc<App>,
+    /// Something the gateway accepted but names (a UTC `eop-date`), for the log and journal.
+    pub note: Option<String>,
+}
+
+/// A request whose head passed checks 1–5: what its signature is checked with once the
+/// body's hash is known, and what checks 7–9 decided meanwhile.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    endpoint: &'static Endpoint,
+    account: Arc<AccountCell>,
+    auth: Authorization,
+    eop_date: String,
+    /// The signed headers as listed, with their values.
+    pairs: Vec<(String, String)>,
+    /// Checks 7–9: the app, or the refusal a right signature gets. Decided from the head,
+    /// so a request that will fail never has its body kept.
+    then: Result<Arc<App>, Refusal>,
+    note: Option<String>,
+}
+
+impl Pending {
+    /// Whether the body is worth keeping: false when the request fails whatever it holds.
+    pub fn keeps_body(&self) -> bool {
+        self.then.is_ok()
+    }
 }
 
 /// The gateway's own state: routes and the signing-key cache. The accounts it checks
@@ -68,107 +99,156 @@ pub(crate) struct Admitted {
 pub(crate) struct Gateway {
     pub router: Router,
     keys: Keys,
+    /// Accept an `eop-date` in UTC as well (`accept_utc_eop_date`).
+    accept_utc: bool,
 }
 
 impl Gateway {
-    pub fn new(router: Router) -> Gateway {
-        Gateway { router, keys: Keys::default() }
+    pub fn new(router: Router, accept_utc: bool) -> Gateway {
+        Gateway { router, keys: Keys::default(), accept_utc }
     }
 
-    /// Runs checks 1–9 in order; the first failure is the answer.
-    pub fn admit(&self, registry: &Registry, req: &Request<'_>, resolved: Resolved<'_>) -> Result<Admitted, Refusal> {
-        check_request_type(req)?;
+    /// Checks 1–5 on the head, and 7–9 ahead of time; only the signature (6) waits for
+    /// the body. The first failure of 1–5 is the answer.
+    pub fn admit_head(&self, registry: &Registry, head: &Head<'_>, resolved: Resolved<'_>) -> Result<Pending, Refusal> {
+        check_request_type(head)?;
         let endpoint = match resolved {
             Resolved::Endpoint(e) => e,
             Resolved::UnknownApi => {
                 return Err(refuse!(
                     code::SERVICE_UNREGISTERED,
                     "no api is registered at {}; the api id is the segment after /v1/aiop/api/",
-                    req.path
+                    head.path
                 ))
             }
             Resolved::UnknownPath { api_id } => {
                 return Err(refuse!(
                     code::INVALID_URL,
                     "api {api_id} has no path {}; check the rest of the path after the api id",
-                    req.path
+                    head.path
                 ))
             }
         };
-        let account = self.verify_signature(registry, req)?;
-        let app = check_appkey(registry, req, &account)?;
-        check_ip(req, &app, endpoint)?;
-        if !app.apis.contains(&endpoint.name) {
-            return Err(refuse!(
-                code::APP_NOT_ENABLED,
-                "app `{}` has not enabled the {} api; enable it in the config (apis = [\"{}\"])",
-                app.name,
-                endpoint.name,
-                endpoint.name
-            ));
-        }
-        Ok(Admitted { endpoint, account, app })
+        let (account, auth) = authorization(registry, head)?;
+        let pairs = signed_pairs(head, &auth)?;
+        let (eop_date, note) = self.check_date(registry, head, &account)?;
+        let then = check_app(registry, head, &account, endpoint);
+        Ok(Pending { endpoint, account, auth, eop_date, pairs, then, note })
     }
 
-    /// Checks 3–6: the account whose SK signed this request.
-    fn verify_signature(&self, registry: &Registry, req: &Request<'_>) -> Result<Arc<AccountCell>, Refusal> {
-        let value = req.header("eop-authorization").ok_or_else(|| {
-            refuse!(code::SIGNATURE, "no Eop-Authorization header: sign the request (see the readme)")
-        })?;
-        let auth = Authorization::parse(&value).map_err(|why| {
-            refuse!(
-                code::SIGNATURE,
-                "the Eop-Authorization header is malformed: {why}; expected `<ak> Headers=<h1;h2> Signature=<base64>`"
-            )
-        })?;
-        let account = registry
-            .account(&auth.ak)
-            .ok_or_else(|| refuse!(code::AK_UNKNOWN, "no account has the ak `{}`", auth.ak))?;
-        let mut signed: Vec<(&str, std::borrow::Cow<'_, str>)> = Vec::with_capacity(auth.headers.len());
-        for name in &auth.headers {
-            let value = req
-                .header(name)
-                .ok_or_else(|| refuse!(code::SIGNATURE, "{}", diagnose::listed_header_missing(name, req)))?;
-            signed.push((name, value));
+    /// Check 6 with the body's hash, then the verdict of 7–9.
+    pub fn admit_body(
+        &self,
+        registry: &Registry,
+        head: &Head<'_>,
+        pending: Pending,
+        body: &Received,
+    ) -> Result<Admitted, Refusal> {
+        let pairs: Vec<(&str, &str)> = pending.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let sts = signature::string_to_sign(&pairs, head.query, &body.sha256_hex);
+        let key = self.keys.get(&pending.account, &pending.eop_date);
+        if !signature::verify(&key, &sts, &pending.auth.signature) {
+            let others = self.keys.others(registry, &pending.account.ak, &pending.eop_date);
+            let mismatch = diagnose::Mismatch {
+                auth: &pending.auth,
+                account: &pending.account,
+                others: &others,
+                eop_date: &pending.eop_date,
+                pairs: &pairs,
+                query: head.query,
+                body,
+                sts: &sts,
+            };
+            return Err(refuse!(code::SIGNATURE, "{}", mismatch.explain()));
         }
-        for required in REQUIRED_SIGNED {
-            if !auth.headers.iter().any(|h| h == required) {
-                return Err(refuse!(
-                    code::SIGNATURE,
-                    "{required} is not in Headers=; ctyun-eop-request-id and eop-date must both be signed"
-                ));
-            }
-        }
-        let eop_date = req.header("eop-date").unwrap_or_default();
+        let app = pending.then?;
+        Ok(Admitted { endpoint: pending.endpoint, account: pending.account, app, note: pending.note })
+    }
+
+    /// Check 5: `eop-date` well-formed and within the window of the account's clock (or,
+    /// with `accept_utc`, of the same clock in UTC: the date and a note for the log).
+    fn check_date(
+        &self,
+        registry: &Registry,
+        head: &Head<'_>,
+        account: &AccountCell,
+    ) -> Result<(String, Option<String>), Refusal> {
+        let eop_date = head.header("eop-date").unwrap_or_default().into_owned();
         let date = clock::parse_eop_date(&eop_date).ok_or_else(|| {
             refuse!(code::SIGNATURE, "eop-date `{eop_date}` is not yyyymmddTHHMMSSZ (Beijing time with a literal Z)")
         })?;
-        let now = registry.now_ms(&account).div_euclid(1000);
-        if (date - now).abs() > DATE_WINDOW_SECS {
-            return Err(refuse!(code::SIGNATURE, "{}", diagnose::date_out_of_window(&eop_date, date, now)));
+        let now = registry.now_ms(account).div_euclid(1000);
+        if (date - now).abs() <= DATE_WINDOW_SECS {
+            return Ok((eop_date, None));
         }
-        let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_ref())).collect();
-        let sts = signature::string_to_sign(&pairs, req.query, &req.body.sha256_hex);
-        let key = self.keys.get(&account, &eop_date);
-        if signature::verify(&key, &sts, &auth.signature) {
-            return Ok(account);
+        if self.accept_utc && (date + clock::BEIJING_OFFSET_SECS - now).abs() <= DATE_WINDOW_SECS {
+            let note = diagnose::utc_accepted(&eop_date, now);
+            return Ok((eop_date, Some(note)));
         }
-        let mismatch = diagnose::Mismatch {
-            auth: &auth,
-            account: &account,
-            registry,
-            eop_date: &eop_date,
-            pairs: &pairs,
-            req,
-            sts: &sts,
-        };
-        Err(refuse!(code::SIGNATURE, "{}", mismatch.explain()))
+        Err(refuse!(code::SIGNATURE, "{}", diagnose::date_out_of_window(&eop_date, date, now)))
     }
+}
+
+/// Check 3: `Eop-Authorization` present and well-formed, with a known AK.
+fn authorization(registry: &Registry, head: &Head<'_>) -> Result<(Arc<AccountCell>, Authorization), Refusal> {
+    let value = head
+        .header("eop-authorization")
+        .ok_or_else(|| refuse!(code::SIGNATURE, "no Eop-Authorization header: sign the request (see the readme)"))?;
+    let auth = Authorization::parse(&value).map_err(|why| {
+        refuse!(
+            code::SIGNATURE,
+            "the Eop-Authorization header is malformed: {why}; expected `<ak> Headers=<h1;h2> Signature=<base64>`"
+        )
+    })?;
+    let account =
+        registry.account(&auth.ak).ok_or_else(|| refuse!(code::AK_UNKNOWN, "no account has the ak `{}`", auth.ak))?;
+    Ok((account, auth))
+}
+
+/// Check 4: every listed header sent, and the required ones listed.
+fn signed_pairs(head: &Head<'_>, auth: &Authorization) -> Result<Vec<(String, String)>, Refusal> {
+    let mut signed = Vec::with_capacity(auth.headers.len());
+    for name in &auth.headers {
+        let value = head
+            .header(name)
+            .ok_or_else(|| refuse!(code::SIGNATURE, "{}", diagnose::listed_header_missing(name, head)))?;
+        signed.push((name.clone(), value.into_owned()));
+    }
+    for required in REQUIRED_SIGNED {
+        if !auth.headers.iter().any(|h| h == required) {
+            return Err(refuse!(
+                code::SIGNATURE,
+                "{required} is not in Headers=; ctyun-eop-request-id and eop-date must both be signed"
+            ));
+        }
+    }
+    Ok(signed)
+}
+
+/// Checks 7–9: the app named by the appkey, allowed from this address, with this API on.
+fn check_app(
+    registry: &Registry,
+    head: &Head<'_>,
+    account: &AccountCell,
+    endpoint: &Endpoint,
+) -> Result<Arc<App>, Refusal> {
+    let app = check_appkey(registry, head, account)?;
+    check_ip(head, &app, endpoint)?;
+    if !app.apis.contains(&endpoint.name) {
+        return Err(refuse!(
+            code::APP_NOT_ENABLED,
+            "app `{}` has not enabled the {} api; enable it in the config (apis = [\"{}\"])",
+            app.name,
+            endpoint.name,
+            endpoint.name
+        ));
+    }
+    Ok(app)
 }
 
 /// Check 7: the appkey names an app of the signing account. The one time a request locks
 /// its account before billing.
-fn check_appkey(registry: &Registry, req: &Request<'_>, account: &AccountCell) -> Result<Arc<App>, Refusal> {
+fn check_appkey(registry: &Registry, req: &Head<'_>, account: &AccountCell) -> Result<Arc<App>, Refusal> {
     let appkey = req.header("appkey").ok_or_else(|| {
         refuse!(code::APPKEY_MISSING, "no appkey header: send the app's appkey (it need not be signed)")
     })?;
@@ -186,7 +266,7 @@ fn check_appkey(registry: &Registry, req: &Request<'_>, account: &AccountCell) -
 }
 
 /// Check 1: `POST` and `application/json` (parameters such as `;charset=UTF-8` allowed).
-fn check_request_type(req: &Request<'_>) -> Result<(), Refusal> {
+fn check_request_type(req: &Head<'_>) -> Result<(), Refusal> {
     if req.method != Method::POST {
         return Err(refuse!(code::REQUEST_TYPE, "method {} is not supported; every api is POST", req.method));
     }
@@ -204,7 +284,7 @@ fn check_request_type(req: &Request<'_>) -> Result<(), Refusal> {
 }
 
 /// Check 8: the caller's address against the app's allowlist, then the API's.
-fn check_ip(req: &Request<'_>, app: &App, endpoint: &Endpoint) -> Result<(), Refusal> {
+fn check_ip(req: &Head<'_>, app: &App, endpoint: &Endpoint) -> Result<(), Refusal> {
     if let Some(rules) = &app.allowed_ips {
         if !rules.iter().any(|r| r.contains(req.peer)) {
             return Err(refuse!(

@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use hyper::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use super::image::ImageInfo;
 use crate::catalogue::{Capability, Count, Endpoint, Size};
+use crate::scan::ImageInfo;
 
 const LINTS_JSON: &str = include_str!("../../../fixtures/lints.json");
 

@@ -3,15 +3,14 @@
 //! failed; the counters and alerts the vendor console shows ([`stats`]); and, per account,
 //! the request journal ([`ring`]) with the contract [`lints`] of each request.
 
-mod image;
 mod lints;
 mod ring;
-mod scan;
 mod stats;
 
 use crate::catalogue::Catalogue;
 use crate::clock::format_eop_date;
 use crate::outcome::Outcome;
+use crate::scan::ImageInfo;
 
 pub(crate) use ring::{Filter, Rings, DEFAULT_CAPACITY, MAX_CAPACITY};
 pub(crate) use stats::Stats;
@@ -28,12 +27,17 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
+    /// Whether requests are kept in the ring (a capacity above 0): only then is a body
+    /// summarised for it.
+    pub fn keeps_entries(&self) -> bool {
+        self.rings.capacity() > 0
+    }
     pub fn record(&self, outcome: &Outcome<'_>) {
         self.stats.count(outcome);
         if let Some(ak) = outcome.ak.filter(|_| self.rings.capacity() > 0) {
             self.rings.push(ak, entry(outcome));
         }
-        if self.quiet || (outcome.reason.is_none() && !self.log_all) {
+        if self.quiet || (outcome.reason.is_none() && outcome.note.is_none() && !self.log_all) {
             return;
         }
         self.log.line(format_line(outcome));
@@ -44,9 +48,7 @@ impl Journal {
 fn entry(o: &Outcome<'_>) -> ring::Entry {
     let catalogue = Catalogue::get();
     let endpoint = o.endpoint.and_then(|name| catalogue.endpoint(name));
-    let scanned = o.body.filter(|b| !b.over_limit).map(|b| scan::scan(&b.bytes));
-    let images: Vec<image::ImageInfo> =
-        scanned.as_ref().map(|s| s.images.iter().map(|t| image::describe(t)).collect()).unwrap_or_default();
+    let images: Vec<ImageInfo> = o.body.map(|b| b.images.clone()).unwrap_or_default();
     let seen = lints::Seen {
         headers: o.headers,
         endpoint,
@@ -80,8 +82,8 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
         charged: o.charge.is_some(),
         body: ring::BodyMark {
             client_id: o.headers.contains_key("ctyun-eop-request-id"),
-            sha256: o.body.map(|b| b.sha256_hex.clone()),
-            fingerprint: scanned.map(|s| s.fingerprint),
+            sha256: o.body.map(|b| b.sha256.clone()),
+            fingerprint: o.body.and_then(|b| b.fingerprint),
         },
     }
 }
@@ -103,6 +105,9 @@ fn format_line(o: &Outcome<'_>) -> String {
     }
     if let Some(reason) = &o.reason {
         line.push_str(&format!(" reason={reason:?}"));
+    }
+    if let Some(note) = &o.note {
+        line.push_str(&format!(" note={note:?}"));
     }
     line
 }

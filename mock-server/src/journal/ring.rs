@@ -8,8 +8,8 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
-use super::image::ImageInfo;
 use super::lints::{self, id, Lint};
+use crate::scan::ImageInfo;
 
 /// The default capacity per account (`--journal-capacity`).
 pub const DEFAULT_CAPACITY: usize = 4096;

@@ -118,6 +118,25 @@ impl Scene {
         }
         Ok(())
     }
+
+    /// [`Scene::check`], and every person's box non-empty and inside a `width`×`height`
+    /// image: what ground truth carried by a request's image must pass.
+    pub fn check_in(&self, width: u32, height: u32) -> Result<(), String> {
+        self.check()?;
+        for (i, p) in self.people.iter().enumerate() {
+            let [left, top, w, h] = p.bbox;
+            let right = left.checked_add(w).filter(|r| *r <= width);
+            let bottom = top.checked_add(h).filter(|b| *b <= height);
+            if w == 0 || h == 0 || right.is_none() || bottom.is_none() {
+                return Err(format!(
+                    "person {}'s box {:?} is not a non-empty [left, top, width, height] inside the {width}x{height} image",
+                    i + 1,
+                    p.bbox
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The longest delay an image may ask for.
@@ -253,6 +272,17 @@ mod tests {
         for scene in parsed.values() {
             scene.check().expect("a valid scene");
         }
+    }
+
+    #[test]
+    fn boxes_that_overflow_or_leave_the_image_are_refused() {
+        let with_box = |bbox| Scene { people: vec![Person { bbox, hat: None, clothes: None }], ..Scene::default() };
+        assert_eq!(with_box([0, 0, 10, 10]).check_in(10, 10), Ok(()));
+        for bbox in [[u32::MAX, 0, 2, 1], [0, u32::MAX, 1, 2], [5, 0, 6, 1], [0, 0, 0, 1]] {
+            assert!(with_box(bbox).check_in(10, 10).is_err(), "{bbox:?}");
+        }
+        let late = Scene { delay_ms: Some(MAX_DELAY_MS + 1), ..Scene::default() };
+        assert_eq!(late.check_in(1, 1), Err(format!("delay is at most {MAX_DELAY_MS} ms")));
     }
 
     #[test]

@@ -2,7 +2,35 @@
 //! like images, and a fingerprint of the JSON content that two serialisations of the same
 //! document share. Cheap by design: no allocation for strings without escapes, no tree.
 
+mod image;
+
 use std::borrow::Cow;
+
+use crate::body::Received;
+
+pub(crate) use image::{describe, ImageInfo};
+
+/// What the journal keeps of a body: taken as soon as the pipeline is done with the body, so
+/// the body's bytes can go back before any wait. Never the image bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Summary {
+    /// SHA-256 of the bytes as received.
+    pub sha256: String,
+    /// The JSON content's fingerprint, when the body was kept.
+    pub fingerprint: Option<u64>,
+    /// Format, size and digest of each image-like string, when the body was kept.
+    pub images: Vec<ImageInfo>,
+}
+
+/// The summary of a body as received.
+pub(crate) fn summarize(body: &Received) -> Summary {
+    let kept = (!body.over_limit && !body.bytes.is_empty()).then(|| scan(&body.bytes));
+    Summary {
+        sha256: body.sha256_hex.clone(),
+        fingerprint: kept.as_ref().map(|s| s.fingerprint),
+        images: kept.map(|s| s.images.iter().map(|t| describe(t)).collect()).unwrap_or_default(),
+    }
+}
 
 /// Strings at least this long are images whatever they start with.
 const LONG_STRING: usize = 1024;
