@@ -9,6 +9,7 @@ mod hat;
 mod journal;
 mod properties;
 mod python_clients;
+mod scenarios_cli;
 mod signing;
 mod tamper;
 mod util;

@@ -40,13 +40,18 @@ impl Primer {
         let path = path_of(endpoint)?;
         let offset_ms = clock_offset_ms(addr, &account.ak).await?;
         let client = Client::new(addr, &account.ak, &account.sk, &account.appkey);
+        let spend = move |n: u64| {
+            let options = SignOptions { request_id: format!("{CHECKER_ID_PREFIX}{n}"), ..SignOptions::now() };
+            send(addr, client.call_with(&path, b"{}".to_vec(), options))
+        };
+        // This second's call, before the client starts; then each next second's.
+        spend(0).await.map_err(|e| format!("the throttle scenario's first call failed: {e}"))?;
         let task = tokio::spawn(async move {
-            for n in 0u64.. {
+            for n in 1u64.. {
                 let now = unix_ms() + offset_ms;
                 let wait = 1000 - now.rem_euclid(1000) + AFTER_SECOND_MS;
                 tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
-                let options = SignOptions { request_id: format!("{CHECKER_ID_PREFIX}{n}"), ..SignOptions::now() };
-                let _ = send(addr, client.call_with(&path, b"{}".to_vec(), options)).await;
+                let _ = spend(n).await;
             }
         });
         Ok(Primer { task })
