@@ -19,8 +19,6 @@ use crate::report::CommandRun;
 pub use analyse::{analyse, ScenarioViolation, STORM_GAP_MS, STORM_MAX_RETRIES};
 pub(crate) use primer::Primer;
 
-/// The default `--slow`: past the 10 s a typical HTTP client waits.
-pub const DEFAULT_SLOW: Duration = Duration::from_secs(12);
 /// How far the clock scenario moves the account's clock: past the 15-minute window.
 pub const CLOCK_JUMP: &str = "20m";
 /// Gateway codes a running client can meet on any endpoint, each made by a code rule.
