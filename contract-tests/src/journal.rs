@@ -67,6 +67,10 @@ pub struct Entry {
     pub bytes_out: u64,
     #[serde(default)]
     pub charged: bool,
+    /// A fingerprint of the body's JSON content: two calls with the same digest on the
+    /// same endpoint are the same request (a retry). `None` when the body was not kept.
+    #[serde(default)]
+    pub body_digest: Option<String>,
 }
 
 /// How the answer came about.
@@ -111,6 +115,9 @@ struct CodeEntry {
     endpoints: Vec<String>,
     /// `request`, `account`, `server` or `throttle`: whose fault the refusal is.
     cause: Option<String>,
+    /// `retryable` or `permanent`: whether a client may send the same request again.
+    #[serde(default)]
+    retry: Option<String>,
 }
 
 /// The codes every endpoint documents and whose fault each one is.
@@ -151,12 +158,25 @@ impl Catalogue {
 
     /// Whose fault `code` is on `endpoint` (any endpoint when the path was no endpoint's).
     pub fn cause(&self, code: i64, endpoint: Option<&str>) -> Option<&str> {
+        self.find(code, endpoint).and_then(|c| c.cause.as_deref())
+    }
+
+    /// Whether `code` on `endpoint` may be retried: `retryable` or `permanent`.
+    pub fn retry(&self, code: i64, endpoint: Option<&str>) -> Option<&str> {
+        self.find(code, endpoint).and_then(|c| c.retry.as_deref())
+    }
+
+    /// `code` is `endpoint`'s own (a capability code), not the gateway's.
+    pub fn is_own(&self, code: i64, endpoint: &str) -> bool {
+        self.codes.iter().any(|c| c.code == code && c.endpoints.iter().any(|e| e == endpoint))
+    }
+
+    fn find(&self, code: i64, endpoint: Option<&str>) -> Option<&CodeEntry> {
         let mut matching = self.codes.iter().filter(|c| c.code == code);
-        let found = match endpoint {
+        match endpoint {
             Some(e) => matching.find(|c| applies(c, e)),
             None => matching.next(),
-        };
-        found.and_then(|c| c.cause.as_deref())
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //! - `report`: the verdict on a client (violations, lints, coverage) as text, JSON or JUnit.
 //! - `runner`: `contract-tests client -- COMMAND…` (the binary in `src/bin/` only parses
 //!   arguments and writes the report).
+//! - `scenarios`: `--scenarios`, the client run again under each documented failure, and
+//!   the judgement of its retries.
 
 pub mod client;
 pub mod eop_date;
@@ -20,6 +22,7 @@ pub mod journal;
 pub mod openapi;
 pub mod report;
 pub mod runner;
+pub mod scenarios;
 pub mod signer;
 
 pub use client::{Call, Client, Reply};

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::journal::{Catalogue, Entry, Journal, Verdict};
+use crate::scenarios::Scenarios;
 
 /// Request ids kept per lint as examples.
 const LINT_EXAMPLES: usize = 3;
@@ -35,6 +36,9 @@ pub struct Report {
     pub lints: Vec<LintUse>,
     pub coverage: Vec<Coverage>,
     pub required: Vec<Required>,
+    /// `--scenarios`: the client under each documented failure (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenarios: Option<Scenarios>,
     pub strict: bool,
     /// What stopped the check itself (no emulator, unreadable journal, no requests).
     pub problems: Vec<String>,
@@ -152,6 +156,13 @@ impl Report {
         self
     }
 
+    /// Adds what the scenario runs found.
+    pub fn with_scenarios(mut self, scenarios: Scenarios) -> Report {
+        self.scenarios = Some(scenarios);
+        self.conclude();
+        self
+    }
+
     /// Fills `failures` and `passed` from the rest.
     pub fn conclude(&mut self) {
         let mut failures = Vec::new();
@@ -168,6 +179,12 @@ impl Report {
         if self.strict && !self.lints.is_empty() {
             let ids: Vec<&str> = self.lints.iter().map(|l| l.id.as_str()).collect();
             failures.push(format!("lints under --strict: {}", ids.join(", ")));
+        }
+        for s in self.scenarios.iter().flat_map(|s| &s.ran) {
+            let problems = s.problem.iter().map(|p| format!("could not run: {p}"));
+            for why in problems.chain(s.violations.iter().map(|v| format!("{}: {}", v.kind, v.message))) {
+                failures.push(format!("scenario {} on {}: {why}", s.name, s.endpoint));
+            }
         }
         self.passed = failures.is_empty();
         self.failures = failures;

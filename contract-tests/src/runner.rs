@@ -3,14 +3,16 @@
 //! timeout), reads the journal and builds the report. Every way this can go wrong ends in
 //! a report that says so, never a panic.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
-use crate::harness::{read_journal, Harness};
-use crate::journal::Catalogue;
+use crate::harness::{control, fresh_account, read_journal, Account, Harness};
+use crate::journal::{Catalogue, Journal};
 use crate::report::{Checks, CommandRun, Report};
+use crate::scenarios::{self, Primer, Scenario, ScenarioResult, Scenarios, Selection, Setup};
 
 /// What `contract-tests client` was asked to do.
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct ClientRun {
     pub timeout: Duration,
     /// A server configuration (TOML) to start the emulator with.
     pub config: Option<PathBuf>,
+    /// `--scenarios`: run COMMAND again under each documented failure.
+    pub scenarios: Option<Selection>,
 }
 
 /// Runs the check and returns its report.
@@ -35,20 +39,93 @@ pub async fn run(options: &ClientRun) -> Report {
         Ok(harness) => harness,
         Err(e) => return Report::problem(format!("cannot start the emulator: {e}"), &options.checks),
     };
-    let command = run_command(&options.command, &harness, options.timeout).await;
+    let command = run_command(&options.command, &harness.url(), harness.account(), options.timeout).await;
     let verdict = match Catalogue::builtin() {
         Ok(catalogue) => read_journal(harness.addr(), harness.ak()).await.map(|j| (j, catalogue)),
         Err(e) => Err(e),
     };
-    match verdict {
-        Ok((journal, catalogue)) => Report::build(&journal, &catalogue, &options.checks).with_command(command),
-        Err(e) => Report::problem(e, &options.checks).with_command(command),
+    let (journal, catalogue) = match verdict {
+        Ok(found) => found,
+        Err(e) => return Report::problem(e, &options.checks).with_command(command),
+    };
+    let report = Report::build(&journal, &catalogue, &options.checks).with_command(command);
+    match &options.scenarios {
+        None => report,
+        Some(selection) => {
+            let scenarios = run_scenarios(options, selection, &harness, &journal, &catalogue, report.passed).await;
+            report.with_scenarios(scenarios)
+        }
+    }
+}
+
+/// Runs COMMAND once per scenario of the endpoints the baseline called; none when the
+/// baseline failed (its failures would hide what the scenarios show).
+async fn run_scenarios(
+    options: &ClientRun,
+    selection: &Selection,
+    harness: &Harness,
+    baseline: &Journal,
+    catalogue: &Catalogue,
+    baseline_passed: bool,
+) -> Scenarios {
+    let slow_ms = u64::try_from(selection.slow.as_millis()).unwrap_or(u64::MAX);
+    if !baseline_passed {
+        let note = "not run: the baseline run failed; make it pass first".to_string();
+        return Scenarios { slow_ms, ran: Vec::new(), notes: vec![note] };
+    }
+    let (planned, notes) = scenarios::plan(&scenarios::endpoints_used(baseline), catalogue, selection);
+    let mut ran = Vec::with_capacity(planned.len());
+    for scenario in &planned {
+        ran.push(run_scenario(options, harness, scenario).await);
+    }
+    Scenarios { slow_ms, ran, notes }
+}
+
+/// One scenario on a fresh account: the failure set up, COMMAND run, the journal judged.
+async fn run_scenario(options: &ClientRun, harness: &Harness, scenario: &Scenario) -> ScenarioResult {
+    let addr = harness.addr();
+    let prepared = match fresh_account(addr).await {
+        Ok(account) => prepare(addr, &account, scenario).await.map(|primer| (account, primer)),
+        Err(e) => Err(e),
+    };
+    let (account, primer) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => return ScenarioResult::problem(scenario, e),
+    };
+    let command = run_command(&options.command, &harness.url(), &account, options.timeout).await;
+    drop(primer);
+    match read_journal(addr, &account.ak).await {
+        Ok(journal) => scenarios::analyse(scenario, &journal, command),
+        Err(e) => ScenarioResult { command, ..ScenarioResult::problem(scenario, e) },
+    }
+}
+
+/// Arms the scenario's rules or moves the account's clock; starts the throttle primer.
+async fn prepare(addr: SocketAddr, account: &Account, scenario: &Scenario) -> Result<Option<Primer>, String> {
+    for rule in scenario.rules(&account.appkey) {
+        let (status, answer) = control(addr, "POST", &format!("accounts/{}/rules", account.ak), Some(rule)).await?;
+        if status != 201 {
+            return Err(format!("the scenario's rule was refused ({status}): {answer}"));
+        }
+    }
+    match (&scenario.setup, &scenario.endpoint) {
+        (Setup::Clock, _) => {
+            let path = format!("accounts/{}/clock", account.ak);
+            let advance = serde_json::json!({ "advance": scenarios::CLOCK_JUMP });
+            let (status, answer) = control(addr, "POST", &path, Some(advance)).await?;
+            if status != 200 {
+                return Err(format!("cannot move the account's clock ({status}): {answer}"));
+            }
+            Ok(None)
+        }
+        (Setup::Throttle, Some(endpoint)) => Primer::start(addr, account, endpoint).await.map(Some),
+        _ => Ok(None),
     }
 }
 
 /// Runs `argv` with `MOCK_URL`, `MOCK_AK`, `MOCK_SK` and `MOCK_APPKEY` set, its output
 /// passed through, and kills it after `timeout`.
-async fn run_command(argv: &[String], harness: &Harness, timeout: Duration) -> CommandRun {
+async fn run_command(argv: &[String], url: &str, account: &Account, timeout: Duration) -> CommandRun {
     let started = Instant::now();
     let mut run = CommandRun {
         argv: argv.to_vec(),
@@ -63,10 +140,10 @@ async fn run_command(argv: &[String], harness: &Harness, timeout: Duration) -> C
     };
     let spawned = Command::new(program)
         .args(args)
-        .env("MOCK_URL", harness.url())
-        .env("MOCK_AK", harness.ak())
-        .env("MOCK_SK", harness.sk())
-        .env("MOCK_APPKEY", harness.appkey())
+        .env("MOCK_URL", url)
+        .env("MOCK_AK", &account.ak)
+        .env("MOCK_SK", &account.sk)
+        .env("MOCK_APPKEY", &account.appkey)
         .kill_on_drop(true)
         .spawn();
     let mut child = match spawned {
@@ -129,6 +206,16 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Reads `--slow`: a number with `ms`, `s`, `m` or `h`.
+pub fn parse_slow(text: &str) -> Result<Duration, String> {
+    parse_timeout(text).map_err(|_| format!("`{text}` is not a duration: write e.g. --slow 12s or --slow 1500ms"))
+}
+
+/// Reads one name of `--scenarios`.
+pub fn parse_scenario(text: &str) -> Result<String, String> {
+    scenarios::parse_name(text)
+}
+
 /// Reads one code of `--require` (codes separated by commas).
 pub fn parse_code(text: &str) -> Result<i64, String> {
     text.trim().parse().map_err(|_| format!("`{text}` is not a code: write e.g. --require 51003,5000"))
@@ -156,7 +243,7 @@ mod tests {
     async fn a_command_that_cannot_start_is_reported_not_panicked() {
         let harness = Harness::start().await;
         let argv = vec!["/nonexistent/client-under-test".to_string()];
-        let run = run_command(&argv, &harness, Duration::from_secs(5)).await;
+        let run = run_command(&argv, &harness.url(), harness.account(), Duration::from_secs(5)).await;
         assert_eq!(run.outcome, "not_started");
         assert!(run.message.starts_with("cannot start `/nonexistent/client-under-test`: "), "{}", run.message);
     }
@@ -166,7 +253,7 @@ mod tests {
     async fn a_command_past_its_timeout_is_killed_and_that_is_said() {
         let harness = Harness::start().await;
         let argv: Vec<String> = ["sleep", "30"].map(String::from).to_vec();
-        let run = run_command(&argv, &harness, Duration::from_millis(300)).await;
+        let run = run_command(&argv, &harness.url(), harness.account(), Duration::from_millis(300)).await;
         assert_eq!(
             (run.outcome.as_str(), run.message.as_str()),
             ("timed_out", "killed after 300ms (--timeout): it did not finish")
@@ -182,7 +269,7 @@ mod tests {
             r#"test "$MOCK_URL" = "$1" && test "$MOCK_AK" = "$2" && test -n "$MOCK_SK" && test "$MOCK_APPKEY" = "$3""#;
         let argv: Vec<String> =
             ["sh", "-c", script, "sh", &harness.url(), harness.ak(), harness.appkey()].map(String::from).to_vec();
-        let run = run_command(&argv, &harness, Duration::from_secs(10)).await;
+        let run = run_command(&argv, &harness.url(), harness.account(), Duration::from_secs(10)).await;
         assert_eq!(run.message, "exited with 0");
     }
 }

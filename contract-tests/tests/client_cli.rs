@@ -8,10 +8,10 @@ use rstest::rstest;
 use serde_json::Value;
 
 /// A checked run: the exit status, what was printed, and the JSON report.
-struct Checked {
-    status: Option<i32>,
-    stdout: String,
-    report: Value,
+pub(crate) struct Checked {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub report: Value,
 }
 
 fn clients() -> PathBuf {
@@ -19,7 +19,7 @@ fn clients() -> PathBuf {
 }
 
 /// Fails the test, saying what to do, when there is no python3 on PATH.
-fn require_python() {
+pub(crate) fn require_python() {
     let probe = Command::new("python3").arg("--version").output();
     assert!(
         probe.is_ok_and(|o| o.status.success()),
@@ -27,7 +27,7 @@ fn require_python() {
     );
 }
 
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_contract-tests"))
         .args(args)
         .current_dir(clients())
@@ -60,7 +60,7 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-fn python_client(script: &str, options: &[&str]) -> Checked {
+pub(crate) fn python_client(script: &str, options: &[&str]) -> Checked {
     require_python();
     check(options, &["python3", script])
 }

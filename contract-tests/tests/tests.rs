@@ -12,6 +12,7 @@ mod journal;
 mod openapi;
 mod properties;
 mod python_clients;
+mod scenarios_cli;
 mod signing;
 mod tamper;
 mod util;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use contract_tests::report::{Checks, Report};
 use contract_tests::runner::{self, ClientRun};
+use contract_tests::scenarios::Selection;
 
 #[derive(Debug, Parser)]
 #[command(name = "contract-tests", version, about = "Checks that a client honours the EOP contract")]
@@ -42,6 +43,13 @@ struct ClientArgs {
     /// Write the report here (the text report still goes to standard output).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// After a clean run, run COMMAND again under each documented failure: all, or some
+    /// (codes and throttle, slow, reset, clock), e.g. --scenarios 51003,5001,throttle.
+    #[arg(long, num_args = 0..=1, value_delimiter = ',', value_parser = runner::parse_scenario)]
+    scenarios: Option<Vec<String>>,
+    /// How long the `slow` scenario's answer takes (ms, s, m, h).
+    #[arg(long, value_parser = runner::parse_slow, default_value = "12s")]
+    slow: std::time::Duration,
     /// The client's command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -68,6 +76,7 @@ fn main() -> ExitCode {
         checks: Checks { require: args.require, strict: args.strict },
         timeout: args.timeout,
         config: args.config,
+        scenarios: args.scenarios.map(|names| Selection { names, slow: args.slow }),
     };
     let report = runtime.block_on(runner::run(&options));
     write(&report, args.format, args.output.as_deref())

@@ -1,5 +1,5 @@
 //! The report as JUnit XML: one testcase per check, so a CI dashboard lists each — the
-//! command, each violation, each required code, each lint under `--strict`.
+//! command, each violation, each required code, each scenario, each lint under `--strict`.
 
 use std::fmt::Write;
 
@@ -57,6 +57,13 @@ fn cases(report: &Report) -> Vec<Case> {
     for r in &report.required {
         let failure = (!r.shown).then(|| format!("{} was never shown to the client", r.code));
         cases.push(Case { name: format!("required code {}", r.code), failure });
+    }
+    for s in report.scenarios.iter().flat_map(|s| &s.ran) {
+        let problems = s.problem.iter().map(|p| format!("could not run: {p}"));
+        let why: Vec<String> =
+            problems.chain(s.violations.iter().map(|v| format!("{}: {}", v.kind, v.message))).collect();
+        let failure = (!why.is_empty()).then(|| why.join("; "));
+        cases.push(Case { name: format!("scenario {} on {}", s.name, s.endpoint), failure });
     }
     if report.strict {
         for l in &report.lints {

@@ -15,6 +15,7 @@ pub(super) fn render(report: &Report) -> String {
     lints(&mut out, report);
     coverage(&mut out, &report.coverage);
     required(&mut out, report);
+    scenarios(&mut out, report);
     verdict(&mut out, report);
     out
 }
@@ -115,6 +116,34 @@ fn required(out: &mut String, report: &Report) {
     for r in &report.required {
         let mark = if r.shown { "✓ shown" } else { "✗ never shown: make a test that gets it (see `arm` rules)" };
         let _ = writeln!(out, "  {} {mark}", r.code);
+    }
+}
+
+fn scenarios(out: &mut String, report: &Report) {
+    let Some(scenarios) = &report.scenarios else { return };
+    let _ = writeln!(out, "\nscenarios: {} run (slow = {} ms)", scenarios.ran.len(), scenarios.slow_ms);
+    for note in &scenarios.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    for s in &scenarios.ran {
+        let mark = if s.violations.is_empty() && s.problem.is_none() { "✓" } else { "✗" };
+        let _ = writeln!(out, "  {mark} {} on {} ({}): {}", s.name, s.endpoint, s.retry, s.command.message);
+        if let Some(problem) = &s.problem {
+            let _ = writeln!(out, "      could not run: {problem}");
+        } else if !s.met {
+            let _ = writeln!(out, "      the client never met the failure");
+        } else {
+            let spacing: Vec<String> = s.spacing_ms.iter().map(|ms| format!("{ms} ms")).collect();
+            let spacing = if spacing.is_empty() { "-".into() } else { spacing.join(", ") };
+            let _ = writeln!(
+                out,
+                "      after the failure: {} call(s), {} retry(ies), spaced {spacing}",
+                s.calls_after, s.retries
+            );
+        }
+        for v in &s.violations {
+            let _ = writeln!(out, "      {}: {}", v.kind, v.message);
+        }
     }
 }
 

@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 
 HAT = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect"
+FALL = "/v1/aiop/api/2gm0y369n30g/action/falldown/images"
 FACE_QUALITY = "/v1/aiop/api/2gkds6yod62o/face-fas-action/person/quality_detect_from_base64"
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 IMAGE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "images", "scene-96x64.jpg")
@@ -48,8 +49,12 @@ def authorization(ak, sk, date, headers, body):
     return f"{ak} Headers={names} Signature={signature}"
 
 
-def call(path, body, signed_body=None, tz=BEIJING):
-    """POSTs `body` (bytes) to `path`; signs `signed_body` instead when given (a bug)."""
+def send(path, body, signed_body=None, tz=BEIJING, timeout=30):
+    """POSTs `body` (bytes) to `path`; signs `signed_body` instead when given (a bug).
+
+    Returns (HTTP status, headers, JSON answer or None when the body is not JSON); a
+    connection that fails or times out raises OSError or http.client.HTTPException.
+    """
     ak, sk, appkey = os.environ["MOCK_AK"], os.environ["MOCK_SK"], os.environ["MOCK_APPKEY"]
     date, request_id = eop_date(tz), str(uuid.uuid4())
     headers = [("appkey", appkey), ("ctyun-eop-request-id", request_id), ("eop-date", date)]
@@ -60,14 +65,28 @@ def call(path, body, signed_body=None, tz=BEIJING):
     request.add_header("Content-Type", "application/json;charset=UTF-8")
     request.add_header("Eop-Authorization", auth)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, _json(response.read())
     except urllib.error.HTTPError as e:
-        return json.loads(e.read())
+        return e.code, e.headers, _json(e.read())
+
+
+def _json(raw):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def call(path, body, signed_body=None, tz=BEIJING):
+    """POSTs `body` (bytes) to `path` and returns the JSON answer."""
+    return send(path, body, signed_body, tz)[2]
 
 
 def code_of(answer):
     """The code of an answer: `code` of a capability, `statusCode` of the gateway."""
+    if not isinstance(answer, dict):
+        return None
     code = answer.get("code", answer.get("statusCode"))
     return int(code) if code is not None else None
 

@@ -40,8 +40,10 @@ pub(crate) struct Entry {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub charged: bool,
-    /// What the ring's own lints compare; never shown.
-    #[serde(skip)]
+    /// What the ring's own lints compare; shown only as `body_digest`, the JSON content's
+    /// fingerprint (16 hex digits, null when the body was not kept), so a reader can tell
+    /// a retry of the same request from a new one.
+    #[serde(rename = "body_digest", serialize_with = "body_digest")]
     pub body: BodyMark,
 }
 
@@ -54,6 +56,14 @@ pub(crate) struct BodyMark {
     pub sha256: Option<String>,
     /// The JSON content's fingerprint (`scan`), when the body was kept.
     pub fingerprint: Option<u64>,
+}
+
+/// `body_digest`: the fingerprint as 16 hex digits.
+fn body_digest<S: serde::Serializer>(body: &BodyMark, s: S) -> Result<S::Ok, S::Error> {
+    match body.fingerprint {
+        Some(fingerprint) => s.serialize_str(&format!("{fingerprint:016x}")),
+        None => s.serialize_none(),
+    }
 }
 
 /// Every account's ring, under one std `Mutex`: a record is a push and a map update, never
@@ -267,6 +277,15 @@ mod tests {
         }
         let reserialised = vec!["request-id-reused", "reserialised-body"];
         assert_eq!(ids(&all.view("ak", &Filter::default())), vec![vec![], reserialised, vec!["request-id-reused"]]);
+    }
+
+    #[test]
+    fn an_entry_shows_its_body_digest_and_never_its_hashes() {
+        let shown = serde_json::to_value(entry("r1", "aa", 0xab)).expect("json");
+        assert_eq!(shown["body_digest"], "00000000000000ab");
+        assert!(shown.get("body").is_none() && !shown.to_string().contains("\"aa\""), "{shown}");
+        let unkept = Entry { body: BodyMark::default(), ..entry("r1", "aa", 1) };
+        assert_eq!(serde_json::to_value(unkept).expect("json")["body_digest"], serde_json::Value::Null);
     }
 
     #[test]
