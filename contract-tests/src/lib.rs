@@ -20,6 +20,7 @@ pub mod journal;
 pub mod report;
 pub mod runner;
 pub mod signer;
+pub mod strategy;
 
 pub use client::{Call, Client, Reply};
 pub use harness::Harness;
