@@ -10,9 +10,12 @@
 //! - `report`: the verdict on a client (violations, lints, coverage) as text, JSON or JUnit.
 //! - `runner`: `contract-tests client -- COMMAND…` (the binary in `src/bin/` only parses
 //!   arguments and writes the report).
+//! - `explore`: `--explore N`, the client fuzzed with the answers of `strategy`, the
+//!   proptest strategies of every answer and valid request the spec allows.
 
 pub mod client;
 pub mod eop_date;
+pub mod explore;
 pub mod fixtures;
 pub mod harness;
 pub mod image;

@@ -38,6 +38,9 @@ pub struct Report {
     pub strict: bool,
     /// What stopped the check itself (no emulator, unreadable journal, no requests).
     pub problems: Vec<String>,
+    /// What `--explore` found (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explore: Option<crate::explore::Exploration>,
     /// Why the check failed, one line each; empty when it passed.
     pub failures: Vec<String>,
     pub passed: bool,
@@ -152,6 +155,13 @@ impl Report {
         self
     }
 
+    /// Adds what `--explore` found.
+    pub fn with_exploration(mut self, exploration: crate::explore::Exploration) -> Report {
+        self.explore = Some(exploration);
+        self.conclude();
+        self
+    }
+
     /// Fills `failures` and `passed` from the rest.
     pub fn conclude(&mut self) {
         let mut failures = Vec::new();
@@ -169,6 +179,7 @@ impl Report {
             let ids: Vec<&str> = self.lints.iter().map(|l| l.id.as_str()).collect();
             failures.push(format!("lints under --strict: {}", ids.join(", ")));
         }
+        failures.extend(self.explore.as_ref().and_then(crate::explore::Exploration::failure));
         self.passed = failures.is_empty();
         self.failures = failures;
     }

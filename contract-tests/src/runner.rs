@@ -48,7 +48,7 @@ pub async fn run(options: &ClientRun) -> Report {
 
 /// Runs `argv` with `MOCK_URL`, `MOCK_AK`, `MOCK_SK` and `MOCK_APPKEY` set, its output
 /// passed through, and kills it after `timeout`.
-async fn run_command(argv: &[String], harness: &Harness, timeout: Duration) -> CommandRun {
+pub(crate) async fn run_command(argv: &[String], harness: &Harness, timeout: Duration) -> CommandRun {
     let started = Instant::now();
     let mut run = CommandRun {
         argv: argv.to_vec(),

@@ -58,6 +58,9 @@ fn cases(report: &Report) -> Vec<Case> {
         let failure = (!r.shown).then(|| format!("{} was never shown to the client", r.code));
         cases.push(Case { name: format!("required code {}", r.code), failure });
     }
+    if let Some(exploration) = &report.explore {
+        cases.extend(exploration.junit_cases().into_iter().map(|(name, failure)| Case { name, failure }));
+    }
     if report.strict {
         for l in &report.lints {
             let failure = Some(format!("{} ×{} ({}): {}; fix: {}", l.id, l.count, l.manual, l.message, l.fix));

@@ -15,6 +15,9 @@ pub(super) fn render(report: &Report) -> String {
     lints(&mut out, report);
     coverage(&mut out, &report.coverage);
     required(&mut out, report);
+    if let Some(exploration) = &report.explore {
+        exploration.text(&mut out);
+    }
     verdict(&mut out, report);
     out
 }
