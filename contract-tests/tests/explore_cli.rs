@@ -20,8 +20,10 @@ fn explore(runs: &str, seed: &str, script: &str) -> Explored {
         probe.is_ok_and(|o| o.status.success()),
         "python3 is not on PATH: these tests run the Python clients with it"
     );
-    let dir =
-        std::env::temp_dir().join(format!("contract-tests-explore-{}-{script}-{runs}-{seed}", std::process::id()));
+    // Tests run in parallel, some with the same arguments: each gets its own directory.
+    static N: AtomicU64 = AtomicU64::new(0);
+    let unique = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("contract-tests-explore-{}-{unique}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let file = dir.join("report.json");
     let file_arg = file.to_string_lossy().to_string();
