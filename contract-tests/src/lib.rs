@@ -12,9 +12,12 @@
 //!   arguments and writes the report).
 //! - `scenarios`: `--scenarios`, the client run again under each documented failure, and
 //!   the judgement of its retries.
+//! - `explore`: `--explore N`, the client fuzzed with the answers of `strategy`, the
+//!   proptest strategies of every answer and valid request the spec allows.
 
 pub mod client;
 pub mod eop_date;
+pub mod explore;
 pub mod fixtures;
 pub mod harness;
 pub mod image;
@@ -24,6 +27,7 @@ pub mod report;
 pub mod runner;
 pub mod scenarios;
 pub mod signer;
+pub mod strategy;
 
 pub use client::{Call, Client, Reply};
 pub use harness::Harness;

@@ -42,6 +42,9 @@ pub struct Report {
     pub strict: bool,
     /// What stopped the check itself (no emulator, unreadable journal, no requests).
     pub problems: Vec<String>,
+    /// What `--explore` found (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explore: Option<crate::explore::Exploration>,
     /// Why the check failed, one line each; empty when it passed.
     pub failures: Vec<String>,
     pub passed: bool,
@@ -163,6 +166,13 @@ impl Report {
         self
     }
 
+    /// Adds what `--explore` found.
+    pub fn with_exploration(mut self, exploration: crate::explore::Exploration) -> Report {
+        self.explore = Some(exploration);
+        self.conclude();
+        self
+    }
+
     /// Fills `failures` and `passed` from the rest.
     pub fn conclude(&mut self) {
         let mut failures = Vec::new();
@@ -186,6 +196,7 @@ impl Report {
                 failures.push(format!("scenario {} on {}: {why}", s.name, s.endpoint));
             }
         }
+        failures.extend(self.explore.as_ref().and_then(crate::explore::Exploration::failure));
         self.passed = failures.is_empty();
         self.failures = failures;
     }

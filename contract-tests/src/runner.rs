@@ -125,7 +125,7 @@ async fn prepare(addr: SocketAddr, account: &Account, scenario: &Scenario) -> Re
 
 /// Runs `argv` with `MOCK_URL`, `MOCK_AK`, `MOCK_SK` and `MOCK_APPKEY` set, its output
 /// passed through, and kills it after `timeout`.
-async fn run_command(argv: &[String], url: &str, account: &Account, timeout: Duration) -> CommandRun {
+pub(crate) async fn run_command(argv: &[String], url: &str, account: &Account, timeout: Duration) -> CommandRun {
     let started = Instant::now();
     let mut run = CommandRun {
         argv: argv.to_vec(),

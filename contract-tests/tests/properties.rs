@@ -1,6 +1,8 @@
 //! Properties over every endpoint: arbitrary JSON bodies and arbitrary bytes never get a
 //! 5xx, a panic or a hang, and always a code from the endpoint's documented list or the
-//! gateway's; and e-fence reports a person exactly when the documented inside rule holds.
+//! gateway's; every spec-valid request (`contract_tests::strategy::request`) gets code 0 or a
+//! code about what its picture shows; and e-fence reports a person exactly when the
+//! documented inside rule holds.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -196,4 +198,30 @@ fn the_reference_rule_agrees_with_hand_worked_cases() {
     let mut reversed = u;
     reversed.reverse();
     assert!(!inside(&reversed, [14, 10, 2, 10]) && inside(&reversed, [24, 10, 2, 10]));
+}
+
+/// A spec-valid request for any endpoint, from `contract_tests::strategy`.
+fn valid_request() -> impl Strategy<Value = (String, Value)> {
+    let requests: Vec<BoxedStrategy<(String, Value)>> = ENDPOINTS
+        .iter()
+        .map(|&e| {
+            contract_tests::strategy::request(e)
+                .expect("a request strategy")
+                .prop_map(move |b| (e.to_string(), b))
+                .boxed()
+        })
+        .collect();
+    proptest::strategy::Union::new(requests)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_valid_request_gets_code_0_or_a_documented_content_code((endpoint, body) in valid_request()) {
+        let (status, code) = post(&endpoint, body.to_string().into_bytes());
+        let allowed: Vec<String> =
+            contract_tests::strategy::content_codes(&endpoint).expect("codes").iter().map(i64::to_string).collect();
+        prop_assert!(allowed.contains(&code), "{}: code {} (status {}) for a valid request; allowed {:?}", endpoint, code, status, allowed);
+    }
 }

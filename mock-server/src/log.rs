@@ -6,8 +6,9 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Lines waiting to be written; past this they are dropped.
 pub(crate) const QUEUE_LINES: usize = 1024;
@@ -19,8 +20,15 @@ pub(crate) const LINE_MAX: usize = 4096;
 /// The sending side: cheap to clone, never blocks.
 #[derive(Debug, Clone)]
 pub(crate) struct Log {
-    sender: SyncSender<String>,
+    sender: SyncSender<Message>,
     counts: Arc<Counts>,
+}
+
+/// A line to write, or a request to say when every line before it is written.
+#[derive(Debug)]
+enum Message {
+    Line(String),
+    Flushed(Sender<()>),
 }
 
 #[derive(Debug, Default)]
@@ -59,7 +67,7 @@ impl Log {
     /// Queues one line (without its newline); drops it if the queue is full.
     pub(crate) fn line(&self, mut text: String) {
         cut(&mut text, LINE_MAX);
-        match self.sender.try_send(text) {
+        match self.sender.try_send(Message::Line(text)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counts.dropped.fetch_add(1, Ordering::Relaxed);
@@ -68,14 +76,42 @@ impl Log {
         }
     }
 
+    /// Waits, at most `within`, until every line queued so far is written (at shutdown, so
+    /// that the last lines are not lost). Never waits longer: a standard error nobody
+    /// reads keeps its lines.
+    pub(crate) fn flush(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let (done, flushed) = std::sync::mpsc::channel();
+        let mut message = Message::Flushed(done);
+        loop {
+            match self.sender.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return,
+            }
+        }
+        let _ = flushed.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    }
+
     /// Lines dropped since start.
     pub(crate) fn dropped(&self) -> u64 {
         self.counts.dropped.load(Ordering::Relaxed)
     }
 }
 
-fn write_lines(receiver: Receiver<String>, mut out: impl Write, counts: &Counts) {
-    for line in receiver {
+fn write_lines(receiver: Receiver<Message>, mut out: impl Write, counts: &Counts) {
+    for message in receiver {
+        let line = match message {
+            Message::Line(line) => line,
+            Message::Flushed(done) => {
+                let _ = out.flush();
+                let _ = done.send(());
+                continue;
+            }
+        };
         let dropped = counts.unannounced.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             let _ = writeln!(out, "mock-server: {dropped} log lines dropped: standard error was not read in time");
@@ -145,6 +181,32 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         panic!("the writer never caught up");
+    }
+
+    /// A writer that takes its time, like a slow terminal.
+    struct Slow(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Slow {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            std::thread::sleep(Duration::from_millis(1));
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_flush_returns_once_every_queued_line_is_written() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let log = Log::to(Slow(written.clone()));
+        for i in 0..50 {
+            log.line(format!("line {i}"));
+        }
+        log.flush(Duration::from_secs(5));
+        let text = String::from_utf8_lossy(&written.lock().expect("lock")).into_owned();
+        assert!(text.contains("line 0\n") && text.contains("line 49\n"), "{text}");
     }
 
     #[test]

@@ -127,6 +127,9 @@ async fn accept_loop(
     }
     drop(listener);
     let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+    // The last log lines reach standard error before the server is gone.
+    let log = shared.journal.log.clone();
+    let _ = tokio::task::spawn_blocking(move || log.flush(Duration::from_secs(1))).await;
 }
 
 /// Answers a connection over the limit with a 503 that says why, and closes it.

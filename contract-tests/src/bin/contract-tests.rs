@@ -50,6 +50,12 @@ struct ClientArgs {
     /// How long the `slow` scenario's answer takes (ms, s, m, h).
     #[arg(long, value_parser = runner::parse_slow, default_value = "12s")]
     slow: std::time::Duration,
+    /// Run COMMAND this many more times, each against generated answers (docs/client-contract.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    explore: Option<u32>,
+    /// The seed of the first --explore run (printed; replays a run with --explore 1).
+    #[arg(long, requires = "explore")]
+    seed: Option<u64>,
     /// The client's command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -78,7 +84,10 @@ fn main() -> ExitCode {
         config: args.config,
         scenarios: args.scenarios.map(|names| Selection { names, slow: args.slow }),
     };
-    let report = runtime.block_on(runner::run(&options));
+    let report = match args.explore {
+        Some(runs) => runtime.block_on(contract_tests::explore::run(&options, runs, args.seed)),
+        None => runtime.block_on(runner::run(&options)),
+    };
     write(&report, args.format, args.output.as_deref())
 }
 

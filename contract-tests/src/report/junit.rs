@@ -65,6 +65,9 @@ fn cases(report: &Report) -> Vec<Case> {
         let failure = (!why.is_empty()).then(|| why.join("; "));
         cases.push(Case { name: format!("scenario {} on {}", s.name, s.endpoint), failure });
     }
+    if let Some(exploration) = &report.explore {
+        cases.extend(exploration.junit_cases().into_iter().map(|(name, failure)| Case { name, failure }));
+    }
     if report.strict {
         for l in &report.lints {
             let failure = Some(format!("{} ×{} ({}): {}; fix: {}", l.id, l.count, l.manual, l.message, l.fix));

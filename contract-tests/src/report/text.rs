@@ -16,6 +16,9 @@ pub(super) fn render(report: &Report) -> String {
     coverage(&mut out, &report.coverage);
     required(&mut out, report);
     scenarios(&mut out, report);
+    if let Some(exploration) = &report.explore {
+        exploration.text(&mut out);
+    }
     verdict(&mut out, report);
     out
 }
