@@ -3,6 +3,7 @@
 mod billing;
 mod capabilities;
 mod client_cli;
+mod console;
 mod faults;
 mod gateway;
 mod hat;
