@@ -3,6 +3,7 @@
 mod billing;
 mod capabilities;
 mod client_cli;
+mod console;
 mod explore_cli;
 mod faults;
 mod fence_faults;

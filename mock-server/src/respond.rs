@@ -1,14 +1,16 @@
 //! The only code that writes a response. Every vendor answer is one of: a success body, a
 //! capability error body, or a gateway error body — in the vendor's exact shapes — plus the
 //! emulator's own `x-mock-reason` header explaining any refusal. The control API's JSON
-//! answers ([`control`]) and the 503 of a connection over the limit ([`connection_limit`])
-//! are written here too.
+//! answers ([`control`]), the console page ([`html`]) and the 503 of a connection over the
+//! limit ([`connection_limit`]) are written here too.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
@@ -176,6 +178,21 @@ pub fn control(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(format!("{body:#}\n"))));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// What the console page may load: only what it embeds, and fetches of its own server.
+const PAGE_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+
+/// A page of the emulator's own (the console), never cached, loading nothing from elsewhere.
+pub fn html(page: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(page.as_bytes())));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_POLICY));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 

@@ -334,10 +334,13 @@ async fn control(
         peer: peer.ip(),
         body: &body,
     };
-    let (status, answer) = admin::handle(shared, &req);
+    let reply = admin::handle(shared, &req);
     // Every change the request made is committed to the state file before the answer.
     match shared.kept().durable().await {
-        Ok(()) => respond::control(status, &answer),
+        Ok(()) => match reply {
+            admin::Reply::Json(status, answer) => respond::control(status, &answer),
+            admin::Reply::Page(page) => respond::html(page),
+        },
         Err(why) => respond::control(hyper::StatusCode::INTERNAL_SERVER_ERROR, &serde_json::json!({ "error": why })),
     }
 }

@@ -1,8 +1,10 @@
 //! The control API under `/__mock/`: create accounts and apps, enable APIs, claim the free
 //! quota, buy packages, read usage and counters, move clocks, reset accounts. JSON in and
 //! out, no signature; served to loopback callers only, unless a token is configured, and
-//! then to whoever presents it in `x-mock-token`. The routes are listed in `docs/control-api.md`.
+//! then to whoever presents it in `x-mock-token`. The routes are listed in `docs/control-api.md`;
+//! the console page that shows them in a browser is [`console`].
 
+mod console;
 mod routes;
 
 use std::net::IpAddr;
@@ -43,25 +45,42 @@ pub(crate) struct Request<'a> {
     pub body: &'a [u8],
 }
 
-/// Answers a control request: a status and a JSON body, which `respond` writes.
-pub(crate) fn handle(shared: &Shared, req: &Request<'_>) -> (StatusCode, Value) {
-    let result = authorise(shared.admin_token.as_deref(), req).and_then(|()| routes::route(shared, req));
+/// What a control request answers, for `respond` to write.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A status and a JSON body.
+    Json(StatusCode, Value),
+    /// The console page (HTML).
+    Page(&'static str),
+}
+
+/// Answers a control request.
+pub(crate) fn handle(shared: &Shared, req: &Request<'_>) -> Reply {
+    let authorised = authorise(shared.admin_token.as_deref(), req);
+    let result = match authorised {
+        Ok(()) if console::asked(req) => return Reply::Page(console::page()),
+        Ok(()) => routes::route(shared, req),
+        Err(refused) => Err(refused),
+    };
     match result {
-        Ok((status, body)) => (status, body),
-        Err(Failure(status, message)) => (status, json!({ "error": message })),
+        Ok((status, body)) => Reply::Json(status, body),
+        Err(Failure(status, message)) => Reply::Json(status, json!({ "error": message })),
     }
 }
 
 fn authorise(token: Option<&str>, req: &Request<'_>) -> Result<(), Failure> {
     match token {
         Some(token) => {
-            let given = req.headers.get("x-mock-token").map(|v| v.as_bytes());
-            if given.is_some_and(|g| constant_time_eq(g, token.as_bytes())) {
+            let header = req.headers.get("x-mock-token").map(|v| v.as_bytes().to_vec());
+            // A browser opening the console cannot send a header: that page takes `?token=`.
+            let given = header.or_else(|| console::asked(req).then(|| console::query_token(req.query)).flatten());
+            if given.is_some_and(|g| constant_time_eq(&g, token.as_bytes())) {
                 Ok(())
             } else {
                 Err(Failure(
                     StatusCode::UNAUTHORIZED,
-                    "the control api needs the configured token in x-mock-token".into(),
+                    "the control api needs the configured token in x-mock-token (the console page: /__mock/ui?token=…)"
+                        .into(),
                 ))
             }
         }
@@ -131,5 +150,17 @@ mod tests {
         );
         headers.insert("x-mock-token", HeaderValue::from_static("t"));
         assert!(authorise(Some("t"), &request("192.0.2.7", &headers)).is_ok());
+    }
+
+    #[test]
+    fn only_the_console_page_takes_the_token_from_the_query() {
+        let headers = HeaderMap::new();
+        let with_query = |path, query| Request { path, query, ..request("192.0.2.7", &headers) };
+        assert!(authorise(Some("a b"), &with_query("/__mock/ui", "token=a+b")).is_ok());
+        assert!(authorise(Some("a b"), &with_query("/__mock/ui/", "token=a%20b")).is_ok());
+        let wrong = authorise(Some("t"), &with_query("/__mock/ui", "token=u")).expect_err("a wrong token");
+        assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+        let elsewhere = authorise(Some("t"), &with_query("/__mock/clock", "token=t")).expect_err("not the page");
+        assert_eq!(elsewhere.0, StatusCode::UNAUTHORIZED);
     }
 }

@@ -34,6 +34,7 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             shared.keep(&event);
             Ok((StatusCode::CREATED, json!({ "ak": cell.ak, "sk": cell.sk })))
         }
+        (&Method::GET, ["accounts"]) => ok(accounts_view(registry)),
         (&Method::GET, ["accounts", ak]) => ok(account_view(registry, stats, &*account(registry, ak)?)),
         (&Method::POST, ["accounts", ak, "apps"]) => {
             let (cell, b) = (account(registry, ak)?, body()?);
@@ -230,6 +231,19 @@ fn app_view(app: &App) -> Value {
         }
     };
     json!({ "name": app.name, "description": app.description, "appkey": app.appkey, "apis": apis, "max_concurrency": app.max_concurrency })
+}
+
+/// `GET /__mock/accounts`: every account's AK and appkeys, never its SK.
+fn accounts_view(registry: &Registry) -> Value {
+    let accounts: Vec<Value> = registry
+        .accounts()
+        .iter()
+        .map(|cell| {
+            let appkeys: Vec<String> = cell.apps().iter().map(|a| a.appkey.clone()).collect();
+            json!({ "ak": cell.ak, "appkeys": appkeys })
+        })
+        .collect();
+    json!({ "accounts": accounts })
 }
 
 fn account_view(registry: &Registry, stats: &Stats, cell: &AccountCell) -> Value {

@@ -164,6 +164,13 @@ impl Registry {
         read(&self.accounts).get(ak).cloned()
     }
 
+    /// Every account, ordered by AK.
+    pub fn accounts(&self) -> Vec<Arc<AccountCell>> {
+        let mut cells: Vec<Arc<AccountCell>> = read(&self.accounts).values().cloned().collect();
+        cells.sort_unstable_by(|a, b| a.ak.cmp(&b.ak));
+        cells
+    }
+
     /// The account that owns `appkey`.
     pub fn owner(&self, appkey: &str) -> Option<Arc<AccountCell>> {
         let ak = read(&self.appkeys).get(appkey).cloned()?;
