@@ -51,6 +51,8 @@ pub struct Config {
     pub rules: Vec<(String, crate::faults::rule::Rule)>,
     /// Requests kept per account in the journal (`--journal-capacity`); 0 keeps none.
     pub journal_capacity: usize,
+    /// Serve HTTPS with this certificate (`--tls`); plain HTTP without.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// The default connection limit. An idle connection costs a few KiB; bodies in flight are
@@ -88,6 +90,7 @@ impl Default for Config {
             fault_rate: 0.0,
             rules: Vec::new(),
             journal_capacity: crate::journal::DEFAULT_CAPACITY,
+            tls: None,
         }
     }
 }

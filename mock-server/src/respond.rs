@@ -185,6 +185,17 @@ pub fn connection_limit(limit: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The raw answer to a plain-HTTP request sent to the HTTPS port (`--tls`), then closed.
+pub fn plain_http_on_tls() -> Vec<u8> {
+    let why = "the server speaks https (--tls): use an https:// url and trust the ready file's ca_cert";
+    let body = format!("{{\"error\":\"{why}\"}}");
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n{REASON_HEADER}: {why}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising these plain structs cannot fail.
     serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
