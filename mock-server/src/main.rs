@@ -133,6 +133,9 @@ struct MakeImage {
     /// A capability error code the endpoint should answer for this image (e.g. 5001).
     #[arg(long)]
     fault: Option<u32>,
+    /// The API the image is for (hat, fight, …): --fault is refused unless it can answer it.
+    #[arg(long)]
+    endpoint: Option<String>,
     /// How long the endpoint takes to answer for this image, in milliseconds (≤ 60000).
     #[arg(long)]
     delay_ms: Option<u64>,
@@ -156,6 +159,12 @@ fn parse_format(text: &str) -> Result<ImageFormat, String> {
 }
 
 fn make_image(m: MakeImage) -> ExitCode {
+    if let Some(endpoint) = &m.endpoint {
+        if let Err(e) = make_image::check_endpoint(endpoint, m.fault) {
+            eprintln!("mock-server make-image: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let faces = if m.no_face {
         Some(Vec::new())
     } else if m.face.is_empty() {

@@ -49,6 +49,8 @@ pub enum Answer {
     Success {
         message: Option<Value>,
         result: Value,
+        /// Sent as `x-mock-reason`: why the answer is not what the request seemed to ask.
+        note: Option<String>,
     },
     Refused(Refusal),
 }
@@ -104,10 +106,10 @@ impl Renderer {
         close: bool,
     ) -> (Response<Full<Bytes>>, Rendered) {
         let (status, body, rendered) = match answer {
-            Answer::Success { message, result } => {
+            Answer::Success { message, result, note } => {
                 let success = Value::from("success");
                 let body = SuccessBody { code: 0, message: message.as_ref().unwrap_or(&success), result };
-                (200, to_vec(&body), Rendered { status: 200, code: 0, reason: None })
+                (200, to_vec(&body), Rendered { status: 200, code: 0, reason: note.clone() })
             }
             Answer::Refused(refusal) => self.refusal(endpoint, request_id, refusal),
         };

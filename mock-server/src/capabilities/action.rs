@@ -3,8 +3,6 @@
 //! (4012) of 1–64 (4013, `images` in `fixtures/routes.json`), each frame a decodable png/jpg/bmp (4015). The score is the
 //! highest the frames' scenes give (a fall or fight in any frame is seen).
 
-use std::time::Duration;
-
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -21,7 +19,7 @@ pub fn handle(
     incident: Incident,
     frames: &Count,
     body: &Received,
-    delay: &mut Duration,
+    delay: &mut super::Asked,
 ) -> Outcome {
     if body.over_limit {
         return Err(refuse!(

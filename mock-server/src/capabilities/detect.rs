@@ -3,8 +3,6 @@
 //! (4001), at most the size limit (4002), base64 (4003), a supported format (4003), a
 //! readable header (4003).
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::{honour, json_object, keys, string_member, Outcome};
@@ -15,7 +13,7 @@ use crate::refuse;
 use crate::vision::{self, names, Image, ImageError, Wear};
 
 /// `wear` is what the endpoint looks for (its `looks_for` in `fixtures/routes.json`).
-pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut super::Asked) -> Outcome {
     let limit = endpoint.image_limit;
     if body.over_limit {
         return Err(refuse!(

@@ -4,8 +4,6 @@
 //! points (4012), each image at most 5 MiB (4002) and decodable (4009) in an accepted
 //! format (4013), and `area` inside every image (4013).
 
-use std::time::Duration;
-
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -19,7 +17,7 @@ use crate::vision::scene::Scene;
 use crate::vision::{names, Image, ImageError};
 
 /// `count`: how many images a request may carry.
-pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut super::Asked) -> Outcome {
     if body.over_limit {
         return Err(refuse!(TOO_LARGE, "the body is {} bytes; at most {} are accepted", body.len, endpoint.body_limit));
     }

@@ -8,8 +8,6 @@
 //! (4205) or without exactly one real face (4212, 4213, 4204) is an error only before that
 //! point.
 
-use std::time::Duration;
-
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -33,7 +31,7 @@ pub struct Rules<'a> {
     pub max_size: &'a Size,
 }
 
-pub fn handle(endpoint: &Endpoint, rules: &Rules<'_>, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, rules: &Rules<'_>, body: &Received, delay: &mut super::Asked) -> Outcome {
     let members = members(endpoint, body, r#"{"image1Content": "<base64>", …}"#)?;
     let mut frames = BTreeMap::new();
     for (key, raw) in &members {
@@ -72,7 +70,7 @@ fn examine(
     endpoint: &Endpoint,
     rules: &Rules<'_>,
     frames: &BTreeMap<usize, Cow<'_, str>>,
-    delay: &mut Duration,
+    delay: &mut super::Asked,
 ) -> Result<bool, Refusal> {
     let last = frames.keys().next_back().copied().unwrap_or(0);
     let mut first_bytes: Option<Vec<u8>> = None;

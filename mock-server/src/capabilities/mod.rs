@@ -24,7 +24,7 @@ use crate::vision::scene::Scene;
 /// Runs the endpoint's capability on an admitted request. Returns the answer and how long
 /// the images' ground truth says the "AI" takes to give it (the caller waits that long).
 pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
-    let mut delay = Duration::ZERO;
+    let mut delay = Asked::default();
     let outcome = match &endpoint.capability {
         Capability::Detect { wear } => detect::handle(endpoint, *wear, body, &mut delay),
         Capability::Fence { images } => fence::handle(endpoint, images, body, &mut delay),
@@ -35,10 +35,19 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
         Capability::Action { incident, frames } => action::handle(endpoint, *incident, frames, body, &mut delay),
     };
     let answer = match outcome {
-        Ok(Reply { message, result }) => Answer::Success { message, result },
+        Ok(Reply { message, result }) => Answer::Success { message, result, note: delay.note },
         Err(refusal) => Answer::Refused(refusal),
     };
-    (answer, delay)
+    (answer, delay.delay)
+}
+
+/// What the images' ground truth asks beyond their content, gathered while they are read.
+#[derive(Debug, Default)]
+pub(crate) struct Asked {
+    /// The time to take: the longest any image asks for.
+    pub delay: Duration,
+    /// Why a request for a fault was not honoured, for the success's `x-mock-reason`.
+    pub note: Option<String>,
 }
 
 /// A JSON object's members, borrowed from the body: nothing is copied or re-parsed.
@@ -81,16 +90,38 @@ pub(crate) fn string_member<'a>(raw: &'a RawValue) -> Result<Cow<'a, str>, &'sta
 }
 
 /// What a scene asks of the endpoint beyond its content: a time to take (the longest of
-/// the images' counts), and a fault — if the endpoint has that code, it is the answer.
-pub(crate) fn honour(endpoint: &Endpoint, scene: &Scene, what: &str, delay: &mut Duration) -> Result<(), Refusal> {
-    *delay = (*delay).max(Duration::from_millis(scene.delay_ms.unwrap_or(0)));
+/// the images' counts), and a fault — if the endpoint has that code, it is the answer;
+/// if not, the answer says why the code was not given.
+pub(crate) fn honour(endpoint: &Endpoint, scene: &Scene, what: &str, asked: &mut Asked) -> Result<(), Refusal> {
+    asked.delay = asked.delay.max(Duration::from_millis(scene.delay_ms.unwrap_or(0)));
     let Some(code) = scene.fault else { return Ok(()) };
     match Catalogue::get().error(Some(&endpoint.name), code) {
         Some(entry) if entry.scope == Scope::Capability => {
             Err(Refusal::new(code, format!("{what} carries ground truth that asks for code {code}")))
         }
-        _ => Ok(()),
+        _ => {
+            let (name, has) = (&endpoint.name, listed(&fault_codes(&endpoint.name)));
+            asked.note = Some(format!(
+                "{what} carries ground truth that asks for code {code}, which {name} does not have ({has}); answered without it: make-image --endpoint {name} refuses such an image"
+            ));
+            Ok(())
+        }
     }
+}
+
+/// The capability codes an endpoint can answer: those an image's `fault` may ask for.
+pub(crate) fn fault_codes(endpoint: &str) -> Vec<u32> {
+    let errors = Catalogue::get().errors.iter();
+    errors.filter(|e| e.scope == Scope::Capability && e.applies_to(endpoint)).map(|e| e.code).collect()
+}
+
+/// `it has 4001, 5000` or `it has none`.
+pub(crate) fn listed(codes: &[u32]) -> String {
+    if codes.is_empty() {
+        return "it has none".into();
+    }
+    let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
+    format!("it has {}", codes.join(", "))
 }
 
 /// The member names, sorted, for explanations.
