@@ -55,8 +55,7 @@ fn a_config_error_outside_apps_names_the_field_path_too(#[case] toml: &str, #[ca
 }
 
 async fn start() -> (mock_server::Handle, Client) {
-    let mut config = Config::default();
-    config.quiet = true;
+    let config = Config { quiet: true, ..Config::default() };
     let handle = mock_server::start(config, ([127, 0, 0, 1], 0).into()).await.expect("start");
     let client = Client::new(handle.addr(), "mock-ak", "mock-sk", "mock-appkey");
     (handle, client)
