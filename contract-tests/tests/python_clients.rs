@@ -1,5 +1,6 @@
 //! The vendor's own Python clients against the emulator: the manual's §4.2 sample and the
-//! official SDK core from PyPI, run in Beijing local time.
+//! official SDK core from PyPI, run in Beijing local time; and the sample over HTTPS
+//! (`--tls`), `requests` verifying the certificate against the PEM the server made.
 //!
 //! They need a Python with `requests` and `ctyun-python-sdk-core`
 //! (`contract-tests/python/requirements.txt`), so they are `#[ignore]`d and a plain
@@ -12,7 +13,7 @@ use std::process::Command;
 
 use contract_tests::fixtures;
 
-use crate::util::{start, DEFAULT_AK, DEFAULT_APPKEY, DEFAULT_SK};
+use crate::util::{start_with, DEFAULT_AK, DEFAULT_APPKEY, DEFAULT_SK};
 
 /// The Python to run the clients with; fails the test when there is none.
 fn python() -> String {
@@ -28,18 +29,32 @@ fn python() -> String {
     "python3".into()
 }
 
-async fn run_script(script: &str) {
+/// Runs `script` against a fresh server; with `tls`, over HTTPS with `requests` trusting
+/// the server's certificate (and only it) through `REQUESTS_CA_BUNDLE`.
+async fn run_script(script: &str, tls: Option<mock_server::Tls>) {
     let python = python();
-    let s = start().await;
-    let dir = std::env::temp_dir().join(format!("mock-python-{script}-{}", std::process::id()));
+    let trust_pem = tls.as_ref().map(|t| t.trust_pem().to_string());
+    let https = trust_pem.is_some();
+    let s = start_with(mock_server::Config { tls, ..mock_server::Config::default() }).await;
+    let tag = if https { "https" } else { "http" };
+    let dir = std::env::temp_dir().join(format!("mock-python-{script}-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let ready = dir.join("ready.json");
-    let info = serde_json::json!({"url": format!("http://{}", s.handle.addr()), "ak": DEFAULT_AK, "sk": DEFAULT_SK, "appkey": DEFAULT_APPKEY});
+    let info = serde_json::json!({"url": s.handle.url(), "ak": DEFAULT_AK, "sk": DEFAULT_SK, "appkey": DEFAULT_APPKEY});
     std::fs::write(&ready, info.to_string()).expect("ready file");
+    let ca_cert = dir.join("ca.pem");
+    if let Some(pem) = &trust_pem {
+        std::fs::write(&ca_cert, pem).expect("ca file");
+    }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(script);
     let image = fixtures::dir().join("images/scene-96x64.jpg");
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(python).arg(path).arg(&ready).arg(image).env("TZ", "Asia/Shanghai").output()
+        let mut command = Command::new(python);
+        command.arg(path).arg(&ready).arg(image).env("TZ", "Asia/Shanghai");
+        if https {
+            command.env("REQUESTS_CA_BUNDLE", &ca_cert);
+        }
+        command.output()
     })
     .await
     .expect("join")
@@ -53,11 +68,18 @@ async fn run_script(script: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MOCK_PYTHON: a python with contract-tests/python/requirements.txt"]
 async fn the_manuals_python_sample_gets_code_0() {
-    run_script("manual_example.py").await;
+    run_script("manual_example.py", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MOCK_PYTHON: a python with contract-tests/python/requirements.txt"]
+async fn the_manuals_python_sample_gets_code_0_over_https_verifying_the_certificate() {
+    let tls = mock_server::Tls::generate().expect("a certificate");
+    run_script("manual_example.py", Some(tls)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MOCK_PYTHON: a python with contract-tests/python/requirements.txt"]
 async fn the_official_python_sdk_core_gets_code_0() {
-    run_script("sdk_core_example.py").await;
+    run_script("sdk_core_example.py", None).await;
 }

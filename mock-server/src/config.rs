@@ -57,6 +57,8 @@ pub struct Config {
     pub rules: Vec<(String, crate::faults::rule::Rule)>,
     /// Requests kept per account in the journal (`--journal-capacity`); 0 keeps none.
     pub journal_capacity: usize,
+    /// Serve HTTPS with this certificate (`--tls`); plain HTTP without.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// The default connection limit. An idle connection costs a few KiB; bodies in flight are
@@ -102,6 +104,7 @@ impl Default for Config {
             fault_rate: 0.0,
             rules: Vec::new(),
             journal_capacity: crate::journal::DEFAULT_CAPACITY,
+            tls: None,
         }
     }
 }
@@ -145,10 +148,8 @@ impl Config {
 
     /// Parses TOML text; `file` names it in errors.
     pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
-        let raw: FileToml = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
-            ConfigError(format!("{file}:{line}: {}", e.message().trim()))
-        })?;
+        let raw: FileToml = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+            .map_err(|e| ConfigError(format!("{file}:{}", located(text, &e))))?;
         let at = |span: std::ops::Range<usize>, field: &str, problem: String| {
             ConfigError(format!("{file}:{}: {field}: {problem}", line_of(text, span.start)))
         };
@@ -233,6 +234,44 @@ pub fn check_journal_capacity(capacity: i64) -> Result<usize, String> {
             crate::journal::MAX_CAPACITY
         )
     })
+}
+
+/// `line: field.path: problem` for an error of syntax, type or presence. serde names a
+/// missing field in its message and leaves it out of the path: it is moved into the path.
+fn located(text: &str, e: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    let inner = e.inner();
+    let line = inner.span().map_or(0, |s| line_of(text, s.start));
+    let mut message = inner.message().trim().to_string();
+    let path = field_path(e.path());
+    if let Some(rest) = message.strip_prefix("unknown field `").and_then(|m| m.split_once("`, ")) {
+        message = format!("unknown field, {}", rest.1);
+    }
+    let missing = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`'));
+    match missing {
+        Some(field) if path.is_empty() => format!("{line}: {field}: missing"),
+        Some(field) => format!("{line}: {path}.{field}: missing"),
+        None if path.is_empty() => format!("{line}: {message}"),
+        None => format!("{line}: {path}: {message}"),
+    }
+}
+
+/// `accounts[0].apps[0].appkey`: serde's path without the private keys of `Spanned`.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out += &format!("[{index}]"),
+            Segment::Map { key } | Segment::Enum { variant: key } if !key.starts_with("$__") => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out += key;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -469,8 +508,10 @@ mod tests {
 
     #[test]
     fn an_unknown_field_and_a_bad_status_are_refused() {
-        assert!(error("[[accounts]]\nak = \"a\"\nsk = \"b\"\ncolour = 1\n")
-            .starts_with("mock.toml:4: unknown field `colour`"));
+        assert_eq!(
+            error("[[accounts]]\nak = \"a\"\nsk = \"b\"\ncolour = 1\n"),
+            "mock.toml:4: accounts[0].colour: unknown field, expected one of `ak`, `sk`, `apps`"
+        );
         assert_eq!(
             error("[status]\n\"99999\" = 400\n"),
             "mock.toml:2: status.99999: not a code in the error catalogue"

@@ -27,6 +27,7 @@
 //! - `capabilities`: one module per capability. `vision`: images and their ground truth.
 //! - `catalogue`: routes and error codes from `fixtures/`. `config`: the TOML
 //!   configuration. `clock`: the injectable clock. [`make_image`]: the subcommand.
+//! - `tls`: HTTPS (`--tls`), a certificate made at start or read from PEM files.
 //!
 //! Next: the OpenAPI document and the console page (`admin/`).
 
@@ -52,9 +53,11 @@ mod service;
 mod shared;
 mod stall;
 mod store;
+mod tls;
 mod vision;
 
 pub use clock::{parse_duration_ms, Clock};
 pub use config::{check_journal_capacity, Config, ConfigError, RouteConfig, DEFAULT_MAX_CONNECTIONS};
 pub use server::{start, Handle};
 pub use shared::StartError;
+pub use tls::{Tls, TlsError};

@@ -16,8 +16,9 @@ use mock_server::Config;
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on, HOST:PORT (a host name uses its first address); port 0 picks a
+    /// free port.
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     addr: SocketAddr,
     /// TOML file declaring accounts, apps, routes and status overrides (see docs/configuration.md).
     #[arg(long)]
@@ -66,6 +67,16 @@ struct Args {
     /// Also accept an eop-date in UTC (8 hours behind Beijing time), named in the log
     #[arg(long)]
     accept_utc_date: bool,
+    /// Serve HTTPS with a certificate made at start for 127.0.0.1 and localhost; the PEM to
+    /// trust is written to the file the banner and the ready file (ca_cert) name (docs/https.md).
+    #[arg(long)]
+    tls: bool,
+    /// Serve HTTPS with this PEM certificate (chain) instead of a made one; needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -77,6 +88,13 @@ fn parse_size(text: &str) -> Result<u64, String> {
         })
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("`{text}` is not a size such as 512MiB, 2GiB or a number of bytes"))
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let hint = "give HOST:PORT, e.g. 127.0.0.1:8080 or localhost:0";
+    let mut addrs = text.to_socket_addrs().map_err(|e| format!("`{text}`: {e}; {hint}"))?;
+    addrs.next().ok_or_else(|| format!("`{text}` resolves to no address; {hint}"))
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -133,6 +151,9 @@ struct MakeImage {
     /// A capability error code the endpoint should answer for this image (e.g. 5001).
     #[arg(long)]
     fault: Option<u32>,
+    /// The API the image is for (hat, fight, …): --fault is refused unless it can answer it.
+    #[arg(long)]
+    endpoint: Option<String>,
     /// How long the endpoint takes to answer for this image, in milliseconds (≤ 60000).
     #[arg(long)]
     delay_ms: Option<u64>,
@@ -159,6 +180,12 @@ fn parse_format(text: &str) -> Result<ImageFormat, String> {
 }
 
 fn make_image(m: MakeImage) -> ExitCode {
+    if let Some(endpoint) = &m.endpoint {
+        if let Err(e) = make_image::check_endpoint(endpoint, m.fault) {
+            eprintln!("mock-server make-image: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let faces = if m.no_face {
         Some(Vec::new())
     } else if m.face.is_empty() {
@@ -248,10 +275,52 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(args, config))
+    let ca_cert = match https(&args, &mut config) {
+        Ok(ca_cert) => ca_cert,
+        Err(e) => {
+            eprintln!("mock-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(run(args, config, ca_cert.as_ref()));
+    if let Some(CaCert { path, generated: true }) = &ca_cert {
+        let _ = std::fs::remove_file(path);
+    }
+    code
 }
 
-async fn run(args: Args, config: Config) -> ExitCode {
+/// The PEM file a client trusts: the one written for a made certificate (removed at exit),
+/// or the user's `--tls-cert`.
+#[derive(Debug)]
+struct CaCert {
+    path: PathBuf,
+    generated: bool,
+}
+
+/// Sets up HTTPS as the flags ask; returns the file a client should trust.
+fn https(args: &Args, config: &mut Config) -> Result<Option<CaCert>, String> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(mock_server::Tls::from_pem_files(cert, key).map_err(|e| e.to_string())?);
+        return Ok(Some(CaCert { path: cert.clone(), generated: false }));
+    }
+    if !args.tls {
+        return Ok(None);
+    }
+    let tls = mock_server::Tls::generate().map_err(|e| e.to_string())?;
+    let path = std::env::temp_dir().join(format!("mock-server-ca-{}.pem", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| format!("cannot write the certificate to {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, tls.trust_pem().as_bytes())
+        .map_err(|e| format!("cannot write the certificate to {}: {e}", path.display()))?;
+    config.tls = Some(tls);
+    Ok(Some(CaCert { path, generated: true }))
+}
+
+async fn run(args: Args, config: Config, ca_cert: Option<&CaCert>) -> ExitCode {
     let credentials = Credentials::of(&config);
     let handle = match mock_server::start(config, args.addr).await {
         Ok(handle) => handle,
@@ -260,9 +329,10 @@ async fn run(args: Args, config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    print_banner(&handle.url(), &credentials);
+    let ca_cert = ca_cert.map(|c| c.path.as_path());
+    print_banner(&handle.url(), &credentials, ca_cert);
     if let Some(path) = &args.ready_file {
-        if let Err(e) = write_ready_file(path, &handle.url(), &credentials) {
+        if let Err(e) = write_ready_file(path, &handle.url(), &credentials, ca_cert) {
             eprintln!("mock-server: cannot write the ready file {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
@@ -289,9 +359,20 @@ impl Credentials {
     }
 }
 
-fn print_banner(url: &str, c: &Credentials) {
+fn print_banner(url: &str, c: &Credentials, ca_cert: Option<&Path>) {
     println!("mock-server {} listening on {url}", env!("CARGO_PKG_VERSION"));
-    println!("  credentials: ak={} sk={} appkey={}", c.ak, c.sk, c.appkey);
+    if let Some(path) = ca_cert {
+        println!("  https: trust the certificate in {} (docs/https.md)", path.display());
+    }
+    if c.ak.is_empty() {
+        println!("  warning: no accounts configured, so every signed call is refused; add one with");
+        println!("    POST {url}/__mock/accounts, or [[accounts]] in --config (docs/configuration.md)");
+    } else if c.appkey.is_empty() {
+        println!("  warning: account {} has no app, so every signed call is refused; add one with", c.ak);
+        println!("    POST {url}/__mock/accounts/{}/apps, or [[accounts.apps]] in --config", c.ak);
+    } else {
+        println!("  credentials: ak={} sk={} appkey={}", c.ak, c.sk, c.appkey);
+    }
     println!("  hard-hat: POST {url}/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect");
     println!("  refusals explain themselves in the x-mock-reason header and on stderr");
     println!("  control api: {url}/__mock/ (accounts, apps, quota, packages, usage, clock)");
@@ -300,8 +381,11 @@ fn print_banner(url: &str, c: &Credentials) {
 
 /// Writes the ready file next to its final name, then renames it, so a reader never sees
 /// half of it.
-fn write_ready_file(path: &Path, url: &str, c: &Credentials) -> std::io::Result<()> {
-    let ready = serde_json::json!({ "url": url, "ak": c.ak, "sk": c.sk, "appkey": c.appkey });
+fn write_ready_file(path: &Path, url: &str, c: &Credentials, ca_cert: Option<&Path>) -> std::io::Result<()> {
+    let mut ready = serde_json::json!({ "url": url, "ak": c.ak, "sk": c.sk, "appkey": c.appkey });
+    if let Some(ca_cert) = ca_cert {
+        ready["ca_cert"] = serde_json::Value::String(ca_cert.display().to_string());
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     std::fs::write(&tmp, format!("{ready:#}\n"))?;

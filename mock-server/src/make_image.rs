@@ -25,6 +25,23 @@ pub struct Order {
     pub output: PathBuf,
 }
 
+/// With `--endpoint NAME`: the endpoint exists and can answer the scene's `--fault` code
+/// (an image asking for a code its endpoint lacks would be answered as if it asked for none).
+pub fn check_endpoint(endpoint: &str, fault: Option<u32>) -> Result<(), String> {
+    let catalogue = crate::catalogue::Catalogue::get();
+    if catalogue.endpoint(endpoint).is_none() {
+        let names: Vec<&str> = catalogue.endpoints.iter().map(|e| e.name.as_str()).collect();
+        return Err(format!("--endpoint `{endpoint}` is not an api; use one of {}", names.join(", ")));
+    }
+    let Some(code) = fault else { return Ok(()) };
+    let codes = crate::faults::image::fault_codes(endpoint);
+    if codes.contains(&code) {
+        return Ok(());
+    }
+    let has = crate::faults::image::listed(&codes);
+    Err(format!("--fault {code}: {endpoint} cannot answer it ({has}); pick one of those, or another --endpoint"))
+}
+
 /// `640x480` → (640, 480).
 pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("size `{text}` is WIDTHxHEIGHT, e.g. 640x480"))?;

@@ -51,6 +51,8 @@ pub enum Answer {
     Success {
         message: Option<Value>,
         result: Value,
+        /// Sent as `x-mock-reason`: why the answer is not what the request seemed to ask.
+        note: Option<String>,
     },
     Refused(Refusal),
     /// The emulator itself is out of room (`--max-body-memory`): a 503 with its reason,
@@ -109,10 +111,10 @@ impl Renderer {
         close: bool,
     ) -> (Response<Full<Bytes>>, Rendered) {
         let (status, body, rendered) = match answer {
-            Answer::Success { message, result } => {
+            Answer::Success { message, result, note } => {
                 let success = Value::from("success");
                 let body = SuccessBody { code: 0, message: message.as_ref().unwrap_or(&success), result };
-                (200, to_vec(&body), Rendered { status: 200, code: 0, reason: None })
+                (200, to_vec(&body), Rendered { status: 200, code: 0, reason: note.clone() })
             }
             Answer::Refused(refusal) => self.refusal(endpoint, request_id, refusal),
             Answer::Busy(reason) => {
@@ -212,6 +214,17 @@ pub fn connection_limit(limit: usize) -> Vec<u8> {
     );
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n{REASON_HEADER}: connection limit {limit} reached\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The raw answer to a plain-HTTP request sent to the HTTPS port (`--tls`), then closed.
+pub fn plain_http_on_tls() -> Vec<u8> {
+    let why = "the server speaks https (--tls): use an https:// url and trust the ready file's ca_cert";
+    let body = format!("{{\"error\":\"{why}\"}}");
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n{REASON_HEADER}: {why}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()

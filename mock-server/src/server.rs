@@ -21,6 +21,7 @@ use crate::respond;
 use crate::service;
 use crate::shared::{Shared, StartError};
 use crate::stall::WriteDeadline;
+use crate::tls::Tls;
 
 /// How long connections in flight get to finish once shutdown starts.
 const GRACE: Duration = Duration::from_secs(5);
@@ -32,6 +33,8 @@ pub struct Handle {
     clock: Clock,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// Serving HTTPS (`--tls`): the url says `https://`.
+    tls: bool,
 }
 
 impl Handle {
@@ -39,9 +42,10 @@ impl Handle {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when serving HTTPS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The server's clock: move it to test `eop-date` handling.
@@ -68,16 +72,17 @@ impl Drop for Handle {
 pub async fn start(config: Config, addr: SocketAddr) -> Result<Handle, StartError> {
     let shared = Arc::new(Shared::new(&config)?);
     let listener = TcpListener::bind(addr).await.map_err(|error| StartError::Listen { addr, error })?;
-    Ok(serve(listener, config.clock.clone(), shared))
+    Ok(serve(listener, config.clock.clone(), shared, config.tls.clone()))
 }
 
 /// Serves on an already bound listener.
-fn serve(listener: TcpListener, clock: Clock, shared: Arc<Shared>) -> Handle {
+fn serve(listener: TcpListener, clock: Clock, shared: Arc<Shared>, tls: Option<Tls>) -> Handle {
     let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let (stop, stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(shared.max_connections));
-    let task = tokio::spawn(accept_loop(listener, shared, permits, stopped));
-    Handle { addr, clock, stop, task: Some(task) }
+    let https = tls.is_some();
+    let task = tokio::spawn(accept_loop(listener, shared, permits, stopped, tls));
+    Handle { addr, clock, stop, task: Some(task), tls: https }
 }
 
 async fn accept_loop(
@@ -85,6 +90,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     mut stopped: watch::Receiver<bool>,
+    tls: Option<Tls>,
 ) {
     let graceful = GracefulShutdown::new();
     loop {
@@ -115,15 +121,28 @@ async fn accept_loop(
         // A client that never finishes its headers is dropped rather than held forever.
         // The header timeout also ends a keep-alive connection left idle between requests.
         let stream = WriteDeadline::new(stream, write_timeout);
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
-        });
+        let mut builder = http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+        match &tls {
+            None => {
+                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                    drop(permit);
+                });
+            }
+            // The handshake runs on the connection's task, bounded by the header timeout, so
+            // a slow or silent client holds up no one else.
+            Some(tls) => {
+                let (tls, watcher) = (tls.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    if let Some(stream) = tls.accept(stream, header_timeout).await {
+                        let _ = watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await;
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;

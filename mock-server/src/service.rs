@@ -324,7 +324,18 @@ async fn control(
     let read = tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan));
     let body = match read.await {
         Ok(Ok(Received { over_limit: false, no_room: false, bytes, .. })) => bytes,
-        _ => Bytes::from_static(b"<too large, or not received in time>"),
+        Ok(Ok(_)) | Ok(Err(ReadError::OverCap { .. })) => {
+            let why = format!("the body is over {} KiB; control requests are small json", ADMIN_BODY_LIMIT / 1024);
+            return respond::control(hyper::StatusCode::PAYLOAD_TOO_LARGE, &serde_json::json!({ "error": why }));
+        }
+        Ok(Err(ReadError::Io(why))) => {
+            let why = format!("the body was not received: {why}; send it whole");
+            return respond::control(hyper::StatusCode::BAD_REQUEST, &serde_json::json!({ "error": why }));
+        }
+        Err(_) => {
+            let why = format!("the body did not arrive within {} s; send it whole", BODY_TIMEOUT.as_secs());
+            return respond::control(hyper::StatusCode::BAD_REQUEST, &serde_json::json!({ "error": why }));
+        }
     };
     let req = admin::Request {
         method: &parts.method,

@@ -25,6 +25,11 @@ impl<S> WriteDeadline<S> {
         WriteDeadline { inner, limit, stalled: None }
     }
 
+    /// The wrapped socket (to peek at what a client sends first).
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
     /// After a write returned `Pending`: still waiting, or past the limit.
     fn wait<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         let limit = self.limit;

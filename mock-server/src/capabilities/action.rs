@@ -3,26 +3,18 @@
 //! (4012) of 1–64 (4013, `images` in `fixtures/routes.json`), each frame a decodable png/jpg/bmp (4015). The score is the
 //! highest the frames' scenes give (a fall or fight in any frame is seen).
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::{bounded_list, json_object, keys, string_member, List, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::{Count, Endpoint, Incident};
-use crate::faults::image::honour;
+use crate::faults::image::{honour, Asked};
 use crate::refuse;
 use crate::vision::{names, Image};
 
 /// Scores `incident` (the endpoint's `looks_for`) over `frames.min`–`frames.max` frames.
-pub fn handle(
-    endpoint: &Endpoint,
-    incident: Incident,
-    frames: &Count,
-    body: &Received,
-    delay: &mut Duration,
-) -> Outcome {
+pub fn handle(endpoint: &Endpoint, incident: Incident, frames: &Count, body: &Received, delay: &mut Asked) -> Outcome {
     if body.over_limit {
         return Err(refuse!(
             NOT_AN_OBJECT,

@@ -3,20 +3,18 @@
 //! (4001), at most the size limit (4002), base64 (4003), a supported format (4003), a
 //! readable header (4003).
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::{json_object, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT, NO_IMAGE};
 use crate::catalogue::Endpoint;
-use crate::faults::image::honour;
+use crate::faults::image::{honour, Asked};
 use crate::refuse;
 use crate::vision::{self, names, Image, ImageError, Wear};
 
 /// `wear` is what the endpoint looks for (its `looks_for` in `fixtures/routes.json`).
-pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut Asked) -> Outcome {
     let limit = endpoint.image_limit;
     if body.over_limit {
         return Err(refuse!(

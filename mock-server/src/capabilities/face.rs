@@ -3,22 +3,20 @@
 //! key `imageContent` (4201), a string (4202), decodable in jpg/png/bmp (4203), at most
 //! 960×1280 (4205, `max_size` in `fixtures/routes.json`), then the faces it shows: none (4212), several (4213), a spoof (4204).
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::{json_object, keys, string_member, Members, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::{Endpoint, Size};
-use crate::faults::image::honour;
+use crate::faults::image::{honour, Asked};
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Face;
 use crate::vision::{names, Image};
 
 /// `max_size`: the largest face image accepted.
-pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, delay: &mut Asked) -> Outcome {
     let members = members(endpoint, body, r#"{"imageContent": "<base64>"}"#)?;
     let Some(raw) = members.get("imageContent").filter(|_| members.len() == 1) else {
         return Err(refuse!(

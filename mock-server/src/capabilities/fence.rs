@@ -5,8 +5,6 @@
 //! format (4013), and `area` inside every image (4013). An image whose ground truth says
 //! `fence_fail` fails inside the successful answer (`faults::fence`).
 
-use std::time::Duration;
-
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -15,14 +13,14 @@ use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::{Count, Endpoint};
 use crate::faults::fence;
-use crate::faults::image::{fails_in_fence, honour};
+use crate::faults::image::{fails_in_fence, honour, Asked};
 use crate::refuse;
 use crate::vision::geometry::{feet, Polygon};
 use crate::vision::scene::Scene;
 use crate::vision::{names, Image, ImageError};
 
 /// `count`: how many images a request may carry.
-pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut Asked) -> Outcome {
     if body.over_limit {
         return Err(refuse!(TOO_LARGE, "the body is {} bytes; at most {} are accepted", body.len, endpoint.body_limit));
     }

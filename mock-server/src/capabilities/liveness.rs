@@ -8,8 +8,6 @@
 //! (4205) or without exactly one real face (4212, 4213, 4204) is an error only before that
 //! point.
 
-use std::time::Duration;
-
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -20,7 +18,7 @@ use super::{string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::{Count, Endpoint, Size};
-use crate::faults::image::honour;
+use crate::faults::image::{honour, Asked};
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Source;
@@ -34,7 +32,7 @@ pub struct Rules<'a> {
     pub max_size: &'a Size,
 }
 
-pub fn handle(endpoint: &Endpoint, rules: &Rules<'_>, body: &Received, delay: &mut Duration) -> Outcome {
+pub fn handle(endpoint: &Endpoint, rules: &Rules<'_>, body: &Received, delay: &mut Asked) -> Outcome {
     let members = members(endpoint, body, r#"{"image1Content": "<base64>", …}"#)?;
     let mut frames = BTreeMap::new();
     for (key, raw) in &members {
@@ -73,7 +71,7 @@ fn examine(
     endpoint: &Endpoint,
     rules: &Rules<'_>,
     frames: &BTreeMap<usize, Cow<'_, str>>,
-    delay: &mut Duration,
+    delay: &mut Asked,
 ) -> Result<bool, Refusal> {
     let last = frames.keys().next_back().copied().unwrap_or(0);
     let mut first_bytes: Option<Vec<u8>> = None;

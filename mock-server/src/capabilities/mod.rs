@@ -18,12 +18,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::catalogue::{Capability, Endpoint};
+use crate::faults::image::Asked;
 use crate::respond::{Answer, Refusal};
 
 /// Runs the endpoint's capability on an admitted request. Returns the answer and how long
 /// the images' ground truth says the "AI" takes to give it (the caller waits that long).
 pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
-    let mut delay = Duration::ZERO;
+    let mut delay = Asked::default();
     let outcome = match &endpoint.capability {
         Capability::Detect { wear } => detect::handle(endpoint, *wear, body, &mut delay),
         Capability::Fence { images } => fence::handle(endpoint, images, body, &mut delay),
@@ -34,10 +35,10 @@ pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
         Capability::Action { incident, frames } => action::handle(endpoint, *incident, frames, body, &mut delay),
     };
     let answer = match outcome {
-        Ok(Reply { message, result }) => Answer::Success { message, result },
+        Ok(Reply { message, result }) => Answer::Success { message, result, note: delay.note },
         Err(refusal) => Answer::Refused(refusal),
     };
-    (answer, delay)
+    (answer, delay.delay)
 }
 
 /// A JSON object's members, borrowed from the body: nothing is copied or re-parsed.

@@ -40,15 +40,15 @@ pub fn is_fence(endpoint: &str) -> bool {
 /// with no such rule, passes unchanged; a refusal stays a refusal.
 pub fn fail_picked(answer: Answer, fault: Option<&Action>) -> Answer {
     let Some(Action::Shape(Shape::FailImages(pick))) = fault else { return answer };
-    let mut entries = match answer {
-        Answer::Success { result: Value::Array(entries), .. } => entries,
+    let (mut entries, note) = match answer {
+        Answer::Success { result: Value::Array(entries), note, .. } => (entries, note),
         other => return other,
     };
     for index in picked(pick, entries.len()) {
         entries[index] = failed_entry();
     }
     let fail = entries.iter().filter(|e| **e == failed_entry()).count();
-    Answer::Success { message: Some(message(entries.len() - fail, fail)), result: Value::Array(entries) }
+    Answer::Success { message: Some(message(entries.len() - fail, fail)), result: Value::Array(entries), note }
 }
 
 /// The 0-based indices a pick names in a batch of `len` images, in ascending order.
@@ -78,12 +78,12 @@ mod tests {
 
     fn batch(len: usize) -> Answer {
         let entry = json!({"target_num": 1, "location": [{"left": 1, "top": 2, "width": 3, "height": 4}]});
-        Answer::Success { message: Some(message(len, 0)), result: Value::Array(vec![entry; len]) }
+        Answer::Success { message: Some(message(len, 0)), result: Value::Array(vec![entry; len]), note: None }
     }
 
     fn fail(answer: Answer, pick: Pick) -> (Value, Vec<bool>) {
         match fail_picked(answer, Some(&Action::Shape(Shape::FailImages(pick)))) {
-            Answer::Success { message, result } => {
+            Answer::Success { message, result, .. } => {
                 let failed = result.as_array().expect("a list").iter().map(|e| *e == failed_entry()).collect();
                 (message.expect("a message"), failed)
             }
@@ -114,7 +114,7 @@ mod tests {
         let Answer::Success { result, .. } = batch(3) else { unreachable!() };
         let mut entries = result.as_array().expect("a list").clone();
         entries[0] = failed_entry();
-        let answer = Answer::Success { message: Some(message(2, 1)), result: Value::Array(entries) };
+        let answer = Answer::Success { message: Some(message(2, 1)), result: Value::Array(entries), note: None };
         assert_eq!(fail(answer, Pick::Numbers(vec![1, 3])).0, json!({"success": 1, "fail": 2}));
     }
 

@@ -18,7 +18,7 @@ pub(crate) fn honour(
     scene: &Scene,
     size: (u32, u32),
     what: &str,
-    delay: &mut Duration,
+    asked: &mut Asked,
 ) -> Result<(), Refusal> {
     scene.check_in(size.0, size.1).map_err(|why| {
         Refusal::new(
@@ -28,14 +28,44 @@ pub(crate) fn honour(
             ),
         )
     })?;
-    *delay = (*delay).max(Duration::from_millis(scene.delay_ms.unwrap_or(0)));
+    asked.delay = asked.delay.max(Duration::from_millis(scene.delay_ms.unwrap_or(0)));
     let Some(code) = scene.fault else { return Ok(()) };
     match Catalogue::get().error(Some(&endpoint.name), code) {
         Some(entry) if entry.scope == Scope::Capability => {
             Err(Refusal::new(code, format!("{what} carries ground truth that asks for code {code}")))
         }
-        _ => Ok(()),
+        _ => {
+            let (name, has) = (&endpoint.name, listed(&fault_codes(&endpoint.name)));
+            asked.note = Some(format!(
+                "{what} carries ground truth that asks for code {code}, which {name} does not have ({has}); answered without it: make-image --endpoint {name} refuses such an image"
+            ));
+            Ok(())
+        }
     }
+}
+
+/// What the images' ground truth asks beyond their content, gathered while they are read.
+#[derive(Debug, Default)]
+pub(crate) struct Asked {
+    /// The time to take: the longest any image asks for.
+    pub delay: Duration,
+    /// Why a request for a fault was not honoured, for the success's `x-mock-reason`.
+    pub note: Option<String>,
+}
+
+/// The capability codes an endpoint can answer: those an image's `fault` may ask for.
+pub(crate) fn fault_codes(endpoint: &str) -> Vec<u32> {
+    let errors = Catalogue::get().errors.iter();
+    errors.filter(|e| e.scope == Scope::Capability && e.applies_to(endpoint)).map(|e| e.code).collect()
+}
+
+/// `it has 4001, 5000` or `it has none`.
+pub(crate) fn listed(codes: &[u32]) -> String {
+    if codes.is_empty() {
+        return "it has none".into();
+    }
+    let codes: Vec<String> = codes.iter().map(u32::to_string).collect();
+    format!("it has {}", codes.join(", "))
 }
 
 /// The code an endpoint answers for a parameter it cannot use, such as bad ground truth.

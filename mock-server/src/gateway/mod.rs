@@ -235,13 +235,7 @@ fn check_app(
     let app = check_appkey(registry, head, account)?;
     check_ip(head, &app, endpoint)?;
     if !app.apis.contains(&endpoint.name) {
-        return Err(refuse!(
-            code::APP_NOT_ENABLED,
-            "app `{}` has not enabled the {} api; enable it in the config (apis = [\"{}\"])",
-            app.name,
-            endpoint.name,
-            endpoint.name
-        ));
+        return Err(not_enabled(account, &app, &endpoint.name));
     }
     Ok(app)
 }
@@ -262,6 +256,24 @@ fn check_appkey(registry: &Registry, req: &Head<'_>, account: &AccountCell) -> R
             account.ak
         )),
         None => Err(refuse!(code::APPKEY_INVALID, "no app has the appkey `{appkey}`")),
+    }
+}
+
+/// Check 9's explanation names where the app enables APIs: the config file for an app
+/// declared there, the control API for one made through it.
+fn not_enabled(account: &AccountCell, app: &crate::registry::App, api: &str) -> Refusal {
+    let name = &app.name;
+    if account.declares(&app.appkey) {
+        refuse!(
+            code::APP_NOT_ENABLED,
+            "app `{name}` has not enabled the {api} api; enable it in the config (apis = [\"{api}\"])"
+        )
+    } else {
+        refuse!(
+            code::APP_NOT_ENABLED,
+            "app `{name}` has not enabled the {api} api; enable it with POST /__mock/apps/{}/apis/{api}",
+            app.appkey
+        )
     }
 }
 

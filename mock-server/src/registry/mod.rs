@@ -121,6 +121,11 @@ impl AccountCell {
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::Relaxed)
     }
+
+    /// Whether the configuration declares this app (rather than the control API making it).
+    pub fn declares(&self, appkey: &str) -> bool {
+        self.seed.apps.iter().any(|a| a.appkey == appkey)
+    }
 }
 
 /// What can go wrong when the control API changes the registry.
