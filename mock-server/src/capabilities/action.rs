@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{bounded_list, json_object, keys, string_member, List, Outcome};
+use super::{counted_list, json_object, keys, string_member, ListError, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::{Count, Endpoint, Incident};
@@ -27,18 +27,10 @@ pub fn handle(endpoint: &Endpoint, incident: Incident, frames: &Count, body: &Re
     let raw = members
         .get("images")
         .ok_or_else(|| refuse!(NO_IMAGES, "the body has no `images` key (keys sent: {})", keys(&members)))?;
-    let list = match bounded_list(raw, frames.max) {
-        Ok(List::Items(list)) if list.len() >= frames.min => list,
-        Ok(List::Items(list)) => {
-            let (n, min, max) = (list.len(), frames.min, frames.max);
-            return Err(refuse!(IMAGE_COUNT, "`images` has {n} frames; send {min} to {max}"));
-        }
-        Ok(List::TooMany(n)) => {
-            let (min, max) = (frames.min, frames.max);
-            return Err(refuse!(IMAGE_COUNT, "`images` has {n} frames; send {min} to {max}"));
-        }
-        Err(()) => return Err(refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings")),
-    };
+    let list = counted_list(raw, frames).map_err(|e| match e {
+        ListError::NotAList => refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings"),
+        ListError::Count(n) => refuse!(IMAGE_COUNT, "`images` has {n} frames; send {} to {}", frames.min, frames.max),
+    })?;
     let mut score: f64 = 0.0;
     for (i, raw) in list.iter().enumerate() {
         let text = string_member(raw)

@@ -8,7 +8,7 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{bounded_list, json_object, keys, string_member, List, Outcome, Reply};
+use super::{counted_list, json_object, keys, string_member, ListError, Outcome, Reply};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::{Count, Endpoint};
@@ -32,18 +32,10 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut A
             keys(&members)
         ));
     }
-    let images = match bounded_list(members["image"], count.max) {
-        Ok(List::Items(images)) if images.len() >= count.min => images,
-        Ok(List::Items(images)) => {
-            let (n, min, max) = (images.len(), count.min, count.max);
-            return Err(refuse!(IMAGE_COUNT, "`image` has {n} images; send {min} to {max}"));
-        }
-        Ok(List::TooMany(n)) => {
-            let (min, max) = (count.min, count.max);
-            return Err(refuse!(IMAGE_COUNT, "`image` has {n} images; send {min} to {max}"));
-        }
-        Err(()) => return Err(refuse!(IMAGE_NOT_A_LIST, "`image` must be a list of base64 strings")),
-    };
+    let images = counted_list(members["image"], count).map_err(|e| match e {
+        ListError::NotAList => refuse!(IMAGE_NOT_A_LIST, "`image` must be a list of base64 strings"),
+        ListError::Count(n) => refuse!(IMAGE_COUNT, "`image` has {n} images; send {} to {}", count.min, count.max),
+    })?;
     let area = string_member(members["area"])
         .map_err(|kind| refuse!(AREA_NOT_A_STRING, "`area` is {kind}; send it as a string \"x1,y1,x2,y2,x3,y3\""))?;
     let polygon = Polygon::parse(&area).map_err(|why| refuse!(AREA_MALFORMED, "{why}"))?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::catalogue::{Capability, Endpoint};
+use crate::catalogue::{Capability, Count, Endpoint};
 use crate::faults::image::Asked;
 use crate::respond::{Answer, Refusal};
 
@@ -83,6 +83,22 @@ pub(crate) fn bounded_list(raw: &RawValue, max: usize) -> Result<List<'_>, ()> {
     let list = Bounded { max }.deserialize(&mut de).map_err(|_| ())?;
     de.end().map_err(|_| ())?;
     Ok(list)
+}
+
+/// Why a list of images cannot be used.
+pub(crate) enum ListError {
+    NotAList,
+    /// It has this many elements, outside the endpoint's count.
+    Count(u64),
+}
+
+/// `raw` as a list of `count.min` to `count.max` elements, counted while parsing.
+pub(crate) fn counted_list<'a>(raw: &'a RawValue, count: &Count) -> Result<Vec<&'a RawValue>, ListError> {
+    match bounded_list(raw, count.max).map_err(|()| ListError::NotAList)? {
+        List::Items(items) if items.len() >= count.min => Ok(items),
+        List::Items(items) => Err(ListError::Count(items.len() as u64)),
+        List::TooMany(n) => Err(ListError::Count(n)),
+    }
 }
 
 /// The visitor behind [`bounded_list`]: keeps elements up to `max`, then only counts.
