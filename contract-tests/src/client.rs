@@ -1,6 +1,8 @@
 //! A small HTTP/1.1 client that signs calls the way a vendor client does, and lets a test
 //! change any header, the body or the signature afterwards.
 
+#![warn(missing_docs)]
+
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -14,18 +16,24 @@ use crate::signer::{self, Signer};
 /// Where a server is and whose credentials to sign with.
 #[derive(Debug, Clone)]
 pub struct Client {
+    /// The server's address (`Handle::addr` of an embedded server).
     pub addr: SocketAddr,
+    /// Signs every call with the account's AK and SK.
     pub signer: Signer,
+    /// The app's key, sent (and by default signed) as the `appkey` header.
     pub appkey: String,
 }
 
 /// How to sign a call; [`SignOptions::now`] is what a correct client does.
 #[derive(Debug, Clone)]
 pub struct SignOptions {
+    /// The `eop-date` sent and signed: Beijing time, `yyyymmddTHHMMSSZ`.
     pub eop_date: String,
+    /// The `ctyun-eop-request-id` sent.
     pub request_id: String,
     /// Header names to sign, from the call's headers.
     pub signed: Vec<String>,
+    /// The query string, without `?` (empty for none).
     pub query: String,
 }
 
@@ -50,9 +58,13 @@ impl SignOptions {
 /// A request about to be sent; every part can still be changed.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The HTTP method (`POST` for every endpoint).
     pub method: String,
+    /// The path and query.
     pub target: String,
+    /// The headers, in the order sent.
     pub headers: Vec<(String, String)>,
+    /// The body sent.
     pub body: Vec<u8>,
     /// The string the client signed, for error messages.
     pub string_to_sign: String,
@@ -66,11 +78,13 @@ impl Call {
         self
     }
 
+    /// Removes a header (to send a call that lacks it).
     pub fn without(mut self, name: &str) -> Call {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self
     }
 
+    /// Changes the method (after signing: the signature does not cover it).
     pub fn method(mut self, method: &str) -> Call {
         self.method = method.to_string();
         self
@@ -82,6 +96,7 @@ impl Call {
         self
     }
 
+    /// The value of a header, by case-insensitive name.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -90,12 +105,16 @@ impl Call {
 /// What came back.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The response headers (`x-mock-reason` among them on a refusal).
     pub headers: hyper::HeaderMap,
+    /// The body, as received.
     pub raw: Bytes,
 }
 
 impl Reply {
+    /// The body as JSON; panics, showing the body, when it is not JSON.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.raw)
             .unwrap_or_else(|e| panic!("body is not json ({e}): {:?}", String::from_utf8_lossy(&self.raw)))
@@ -118,6 +137,7 @@ impl Reply {
 }
 
 impl Client {
+    /// A client of the server at `addr`, signing as account `ak`/`sk` for app `appkey`.
     pub fn new(addr: SocketAddr, ak: &str, sk: &str, appkey: &str) -> Client {
         Client { addr, signer: Signer::new(ak, sk), appkey: appkey.into() }
     }
@@ -149,7 +169,8 @@ impl Client {
         call.header("Eop-Authorization", &signature.authorization)
     }
 
-    /// Sends a call on a fresh connection and reads the whole reply.
+    /// Sends a call on a fresh connection and reads the whole reply. A test helper: it
+    /// panics, saying why, when the server cannot be reached or the answer is not HTTP.
     pub async fn send(&self, call: Call) -> Reply {
         let stream = tokio::net::TcpStream::connect(self.addr).await.expect("connect to the server");
         let (mut sender, connection) =

@@ -1,12 +1,15 @@
 //! Readers for the shared `fixtures/` directory: routes, error catalogue, signing vectors
 //! and test images.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The repository's `fixtures/` directory (found from this crate's manifest).
 pub fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
@@ -54,10 +57,12 @@ pub fn codes_for(endpoint: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The bytes of `fixtures/images/{name}`; panics, naming the file, when it cannot be read.
 pub fn image(name: &str) -> Vec<u8> {
     std::fs::read(dir().join("images").join(name)).unwrap_or_else(|e| panic!("fixtures/images/{name}: {e}"))
 }
 
+/// [`image`] in standard base64, as the endpoints' `image` field takes it.
 pub fn image_b64(name: &str) -> String {
     BASE64_STANDARD.encode(image(name))
 }
@@ -65,18 +70,29 @@ pub fn image_b64(name: &str) -> String {
 /// One vector of `fixtures/signing/vectors.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Vector {
+    /// What the vector shows.
     pub name: String,
+    /// The access key signed with.
     pub ak: String,
+    /// The secret key signed with.
     pub sk: String,
+    /// The `eop-date` signed (Beijing time).
     pub eop_date: String,
+    /// The signed headers, name and value.
     pub headers: Vec<(String, String)>,
+    /// The query string, as sent.
     pub query: String,
+    /// The body, as sent.
     pub body: String,
+    /// The string to sign the vector expects.
     pub string_to_sign: String,
+    /// The expected base64 signature.
     pub signature: String,
+    /// The expected `Eop-Authorization` value.
     pub authorization: String,
 }
 
+/// Every vector of `fixtures/signing/vectors.json`.
 pub fn vectors() -> Vec<Vector> {
     serde_json::from_value(json("signing/vectors.json")).expect("vectors.json")
 }

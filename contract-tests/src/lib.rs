@@ -2,7 +2,9 @@
 //! signer and `eop-date` arithmetic, a small HTTP/1.1 client, readers for the shared
 //! `fixtures/`, and a writer of test images that carry their own ground truth.
 //!
-//! The contract tests drive the server only through this crate, over a real socket.
+//! The contract tests drive the server only through this crate, over a real socket. A
+//! user's own tests can too: [`Client`] signs with [`Signer`] against a server embedded
+//! on port 0 (docs/embedding.md, `examples/embedded_server.rs`).
 //!
 //! It also checks *other* clients against the contract (docs/client-contract.md):
 //! - `harness`: [`Harness`], the emulator in a Rust test's runtime with a fresh account.

@@ -1,6 +1,8 @@
 //! The client-side EOP signer, written from the vendor's description (DIGEST §1) rather
 //! than from the server's code, so the two can disagree if either is wrong.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use base64::prelude::{Engine, BASE64_STANDARD};
@@ -10,14 +12,18 @@ use sha2::{Digest, Sha256};
 /// An AK/SK pair that signs requests.
 #[derive(Debug, Clone)]
 pub struct Signer {
+    /// The access key (AK), sent in `Eop-Authorization`.
     pub ak: String,
+    /// The secret key (SK), never sent: it keys the HMAC chain.
     pub sk: String,
 }
 
 /// A signature and what went into it.
 #[derive(Debug, Clone)]
 pub struct Signed {
+    /// The string that was signed (headers, query and body hash, one per line).
     pub string_to_sign: String,
+    /// The base64 HMAC-SHA256 of the string to sign.
     pub signature: String,
     /// The full `Eop-Authorization` value.
     pub authorization: String,
@@ -30,6 +36,7 @@ fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 impl Signer {
+    /// A signer for the account with access key `ak` and secret key `sk`.
     pub fn new(ak: &str, sk: &str) -> Signer {
         Signer { ak: ak.into(), sk: sk.into() }
     }

@@ -14,6 +14,7 @@ mod journal;
 mod openapi;
 mod properties;
 mod python_clients;
+mod readme;
 mod scenarios_cli;
 mod signing;
 mod tamper;

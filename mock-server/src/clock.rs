@@ -17,6 +17,7 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// The system clock, not moved.
     pub fn system() -> Self {
         Self::default()
     }
@@ -26,6 +27,7 @@ impl Clock {
         system_ms() + self.offset_ms.load(Ordering::Relaxed)
     }
 
+    /// Now, in seconds since the Unix epoch (UTC).
     pub fn now_secs(&self) -> i64 {
         self.now_ms().div_euclid(1000)
     }

@@ -38,6 +38,7 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// The address bound: with port 0, the port the system picked.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

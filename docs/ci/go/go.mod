@@ -1,0 +1,3 @@
+module example.com/hatcheck
+
+go 1.19
