@@ -18,3 +18,4 @@ mod scenarios_cli;
 mod signing;
 mod tamper;
 mod util;
+mod verify_cli;
