@@ -232,3 +232,36 @@ pub fn gateway(endpoint: &str, valid: &str) -> Vec<Case> {
         tweak("unknown appkey", Tweak::UnknownAppkey, 40006),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Catalogue;
+    use crate::openapi::catalogue::Catalogue as Spec;
+
+    #[test]
+    fn every_code_a_request_causes_has_a_case_or_a_stated_skip() {
+        let spec = Spec::load().expect("the catalogue");
+        let causes = Catalogue::builtin().expect("errors.json");
+        for route in &spec.routes {
+            let cases = for_endpoint(route, String::new());
+            for code in spec.codes_for(&route.endpoint).into_iter().filter(|c| !c.is_gateway()) {
+                let cause = causes.cause(i64::from(code.code), Some(&route.endpoint));
+                let covered = cases.iter().any(|c| c.expect == Expect::Code(code.code))
+                    || CAPABILITY_SKIPS.iter().any(|(e, c, _)| *e == route.endpoint && *c == code.code);
+                assert!(cause != Some("request") || covered, "{} {}: no case and no skip", route.endpoint, code.code);
+            }
+        }
+        let gateway: Vec<u32> = gateway("hat", "{}")
+            .iter()
+            .filter_map(|c| match c.expect {
+                Expect::Code(code) => Some(code),
+                Expect::Success => None,
+            })
+            .collect();
+        for code in spec.codes.iter().filter(|c| c.is_gateway()) {
+            let skipped = GATEWAY_SKIPS.iter().any(|(c, _, _)| *c == code.code);
+            assert!(gateway.contains(&code.code) != skipped, "gateway {}: exactly one of a case or a skip", code.code);
+        }
+    }
+}
