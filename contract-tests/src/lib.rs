@@ -16,6 +16,8 @@
 //!   the judgement of its retries.
 //! - `explore`: `--explore N`, the client fuzzed with the answers of `strategy`, the
 //!   proptest strategies of every answer and valid request the spec allows.
+//! - `verify`: `contract-tests server --url URL …`, the conformance suite run against any
+//!   server that claims to be this API (provider verification).
 
 pub mod client;
 pub mod eop_date;
@@ -30,6 +32,7 @@ pub mod runner;
 pub mod scenarios;
 pub mod signer;
 pub mod strategy;
+pub mod verify;
 
 pub use client::{Call, Client, Reply};
 pub use harness::Harness;

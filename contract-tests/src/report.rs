@@ -2,7 +2,7 @@
 //! it called, the requests the real service would refuse (violations), the lints, and
 //! which documented codes it was shown. Rendered as text, JSON or JUnit XML (`render`).
 
-mod junit;
+pub(crate) mod junit;
 mod text;
 
 use std::collections::{BTreeMap, BTreeSet};

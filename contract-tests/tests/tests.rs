@@ -19,3 +19,4 @@ mod scenarios_cli;
 mod signing;
 mod tamper;
 mod util;
+mod verify_cli;

@@ -78,7 +78,7 @@ fn cases(report: &Report) -> Vec<Case> {
 }
 
 /// Escapes text for an XML attribute or element.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
