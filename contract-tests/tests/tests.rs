@@ -7,6 +7,7 @@ mod console;
 mod explore_cli;
 mod faults;
 mod fence_faults;
+mod full_decode;
 mod gateway;
 mod hardening;
 mod hat;

@@ -49,6 +49,8 @@ pub struct Config {
     pub body_memory_wait: Duration,
     /// Also accept an `eop-date` in UTC, 8 hours behind Beijing time (`--accept-utc-date`).
     pub accept_utc_eop_date: bool,
+    /// Decode every accepted image in full before answering (`--full-decode`).
+    pub full_decode: bool,
     /// Seeds every generator of `faults` that has no seed of its own (`--seed`).
     pub seed: u64,
     /// The share of all calls that answer a random retryable code (`--fault-rate`).
@@ -100,6 +102,7 @@ impl Default for Config {
             max_body_memory: DEFAULT_MAX_BODY_MEMORY,
             body_memory_wait: DEFAULT_BODY_MEMORY_WAIT,
             accept_utc_eop_date: false,
+            full_decode: false,
             seed: 0,
             fault_rate: 0.0,
             rules: Vec::new(),
@@ -172,6 +175,7 @@ impl Config {
             config.max_body_memory = bytes.into_inner();
         }
         config.accept_utc_eop_date = raw.accept_utc_eop_date.unwrap_or(false);
+        config.full_decode = raw.full_decode.unwrap_or(false);
         for (i, account) in raw.accounts.into_iter().enumerate() {
             config.accounts.push(account.check(i, &at)?);
         }
@@ -286,6 +290,7 @@ struct FileToml {
     default_account: Option<bool>,
     admin_token: Option<Spanned<String>>,
     accept_utc_eop_date: Option<bool>,
+    full_decode: Option<bool>,
     max_body_memory: Option<Spanned<u64>>,
     #[serde(default)]
     accounts: Vec<AccountToml>,

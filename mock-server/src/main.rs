@@ -67,6 +67,10 @@ struct Args {
     /// Also accept an eop-date in UTC (8 hours behind Beijing time), named in the log
     #[arg(long)]
     accept_utc_date: bool,
+    /// Also decode every accepted image in full before answering: catches damaged pixel data
+    /// the default structure checks cannot see, at the cost of a decode (docs/decisions.md)
+    #[arg(long)]
+    full_decode: bool,
     /// Serve HTTPS with a certificate made at start for 127.0.0.1 and localhost; the PEM to
     /// trust is written to the file the banner and the ready file (ca_cert) name (docs/https.md).
     #[arg(long)]
@@ -257,6 +261,7 @@ fn main() -> ExitCode {
         config.max_body_memory = bytes;
     }
     config.accept_utc_eop_date |= args.accept_utc_date;
+    config.full_decode |= args.full_decode;
     // clap reads an empty MOCK_ADMIN_TOKEN as absent: an empty token set either way is refused.
     let token = args
         .admin_token

@@ -227,7 +227,7 @@ async fn decide<'s>(
         Ok(prepared) => prepared,
         Err(decided) => return *decided,
     };
-    let (answer, delay) = perceive(prepared.admitted.endpoint, body).await;
+    let (answer, delay) = perceive(prepared.admitted.endpoint, body, shared.depth).await;
     let answer = faults::fence::fail_picked(answer, prepared.fault.as_ref());
     Decided {
         answer,
@@ -276,14 +276,15 @@ fn prepare(shared: &Shared, admitted: Admitted, forced: Option<Forced>) -> Resul
     Ok(Prepared { admitted, slot, ticket, fault })
 }
 
-/// The capability's answer; for a large body, on a blocking thread so that parsing,
-/// decoding and image checks never hold a runtime worker.
-async fn perceive(endpoint: &'static Endpoint, body: &Received) -> (Answer, Duration) {
-    if body.bytes.len() <= BLOCKING_MIN {
-        return capabilities::handle(endpoint, body);
+/// The capability's answer; for a large body, or any body under `--full-decode` (a small
+/// file may decode to many pixels), on a blocking thread so that parsing, decoding and
+/// image checks never hold a runtime worker.
+async fn perceive(endpoint: &'static Endpoint, body: &Received, depth: crate::vision::Depth) -> (Answer, Duration) {
+    if body.bytes.len() <= BLOCKING_MIN && depth == crate::vision::Depth::Structure {
+        return capabilities::handle(endpoint, body, depth);
     }
     let body = body.share();
-    match tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body)).await {
+    match tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body, depth)).await {
         Ok(answered) => answered,
         Err(e) => (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO),
     }
@@ -425,7 +426,7 @@ mod tests {
         let pending = shared.gateway.admit_head(&shared.registry, &head, resolved).expect("head");
         let admitted = shared.gateway.admit_body(&shared.registry, &head, pending, &received).expect("signed");
         let Ok(prepared) = prepare(shared, admitted, None) else { panic!("the call is reserved") };
-        let (answer, _) = capabilities::handle(prepared.admitted.endpoint, &received);
+        let (answer, _) = capabilities::handle(prepared.admitted.endpoint, &received, shared.depth);
         let charge = prepared.ticket.settle(matches!(answer, Answer::Success { .. }));
         assert!(charge.is_some(), "a successful paid call is charged");
         let after = counts();

@@ -14,6 +14,7 @@ use crate::outcome::Outcome;
 use crate::registry::{Event, Registry};
 use crate::respond::Renderer;
 use crate::store::{Receipt, StateError, Store};
+use crate::vision::Depth;
 use std::net::SocketAddr;
 
 /// Everything a request may read.
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     pub header_timeout: std::time::Duration,
     /// How long a response may wait for a client that does not read it.
     pub write_timeout: std::time::Duration,
+    /// How deep images are checked before a capability answers (`--full-decode`).
+    pub depth: Depth,
     /// Numbers the request ids the server makes up when a client sends none.
     next_id: AtomicU64,
     /// Numbers the calls the gateway admitted: the fault rate's draw for each.
@@ -87,6 +90,7 @@ impl Shared {
             max_connections: config.max_connections.max(1),
             header_timeout: config.header_timeout,
             write_timeout: config.write_timeout,
+            depth: if config.full_decode { Depth::Full } else { Depth::Structure },
             next_id: AtomicU64::new(1),
             calls: AtomicU64::new(0),
         })

@@ -360,3 +360,45 @@ fn idle_trickling_and_non_reading_clients_are_let_go() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A GIF of noise with 40 bytes of its LZW data set to `FF`: sound to the default checks,
+/// refused by a decoder.
+fn gif_with_bad_lzw_codes() -> Vec<u8> {
+    let pixels: Vec<u8> = (0u32..64 * 64 * 3).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let image = image::RgbImage::from_raw(64, 64, pixels).expect("size");
+    let mut gif = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image).write_to(&mut gif, image::ImageFormat::Gif).expect("encode");
+    let mut gif = gif.into_inner();
+    let mid = gif.len() / 2;
+    gif[mid..mid + 40].fill(0xff);
+    gif
+}
+
+#[test]
+fn the_full_decode_flag_refuses_an_image_the_default_accepts() {
+    use base64::Engine;
+    let body =
+        format!(r#"{{"image":"{}"}}"#, base64::engine::general_purpose::STANDARD.encode(gif_with_bad_lzw_codes()));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut codes = Vec::new();
+    for flags in [&[][..], &["--full-decode"][..]] {
+        let ready = temp_dir("full-decode").join("ready.json");
+        let mut child = binary()
+            .args(["--addr", "127.0.0.1:0", "--quiet", "--ready-file"])
+            .arg(&ready)
+            .args(flags)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the binary");
+        let info = wait_for(&ready);
+        let addr = info["url"].as_str().and_then(|u| u.strip_prefix("http://")).expect("an http url");
+        let client = contract_tests::Client::new(addr.parse().expect("addr"), "mock-ak", "mock-sk", "mock-appkey");
+        let reply = runtime.block_on(client.post(&contract_tests::fixtures::path("hat"), body.clone()));
+        codes.push((reply.code(), reply.reason()));
+        child.kill().expect("stop the server");
+        child.wait().expect("reap the server");
+        let _ = std::fs::remove_dir_all(ready.parent().expect("the temp dir"));
+    }
+    assert_eq!((codes[0].0, codes[1].0), (0, 4003), "{codes:?}");
+    assert!(codes[1].1.starts_with("the gif cannot be decoded: "), "{codes:?}");
+}

@@ -11,10 +11,17 @@ use crate::catalogue::code::action::*;
 use crate::catalogue::{Count, Endpoint, Incident};
 use crate::faults::image::{honour, Asked};
 use crate::refuse;
-use crate::vision::{names, Image};
+use crate::vision::{names, Depth, Image};
 
 /// Scores `incident` (the endpoint's `looks_for`) over `frames.min`–`frames.max` frames.
-pub fn handle(endpoint: &Endpoint, incident: Incident, frames: &Count, body: &Received, delay: &mut Asked) -> Outcome {
+pub fn handle(
+    endpoint: &Endpoint,
+    incident: Incident,
+    frames: &Count,
+    body: &Received,
+    depth: Depth,
+    delay: &mut Asked,
+) -> Outcome {
     if body.over_limit {
         return Err(refuse!(
             NOT_AN_OBJECT,
@@ -35,7 +42,7 @@ pub fn handle(endpoint: &Endpoint, incident: Incident, frames: &Count, body: &Re
     for (i, raw) in list.iter().enumerate() {
         let text = string_member(raw)
             .map_err(|kind| refuse!(IMAGE_UNPARSABLE, "frame {} is {kind}, not a base64 string", i + 1))?;
-        let image = Image::decode(&text, &endpoint.formats)
+        let image = Image::decode(&text, &endpoint.formats, depth)
             .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;
         let scene = image.scene();
         honour(endpoint, &scene, (image.width, image.height), &format!("frame {}", i + 1), delay)?;

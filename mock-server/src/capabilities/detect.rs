@@ -11,10 +11,10 @@ use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT,
 use crate::catalogue::Endpoint;
 use crate::faults::image::{honour, Asked};
 use crate::refuse;
-use crate::vision::{self, names, Image, ImageError, Wear};
+use crate::vision::{self, names, Depth, Image, ImageError, Wear};
 
 /// `wear` is what the endpoint looks for (its `looks_for` in `fixtures/routes.json`).
-pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut Asked) -> Outcome {
+pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, depth: Depth, delay: &mut Asked) -> Outcome {
     let limit = endpoint.image_limit;
     if body.over_limit {
         return Err(refuse!(
@@ -36,7 +36,7 @@ pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, delay: &mut Aske
             text.len()
         ));
     }
-    let image = Image::decode(&text, &endpoint.formats).map_err(|e| match e {
+    let image = Image::decode(&text, &endpoint.formats, depth).map_err(|e| match e {
         ImageError::Unsupported(_) | ImageError::NotAnImage => {
             refuse!(BAD_BASE64, "{e}; send {}", names(&endpoint.formats))
         }

@@ -13,10 +13,10 @@ use crate::faults::image::{honour, Asked};
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Face;
-use crate::vision::{names, Image};
+use crate::vision::{names, Depth, Image};
 
 /// `max_size`: the largest face image accepted.
-pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, delay: &mut Asked) -> Outcome {
+pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, depth: Depth, delay: &mut Asked) -> Outcome {
     let members = members(endpoint, body, r#"{"imageContent": "<base64>"}"#)?;
     let Some(raw) = members.get("imageContent").filter(|_| members.len() == 1) else {
         return Err(refuse!(
@@ -27,7 +27,7 @@ pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, delay: &mut
     };
     let text =
         string_member(raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
-    let image = Image::decode(&text, &endpoint.formats)
+    let image = Image::decode(&text, &endpoint.formats, depth)
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
     check_size(&image, max_size, "the image")?;
     let scene = image.scene();

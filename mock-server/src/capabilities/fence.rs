@@ -17,10 +17,10 @@ use crate::faults::image::{fails_in_fence, honour, Asked};
 use crate::refuse;
 use crate::vision::geometry::{feet, Polygon};
 use crate::vision::scene::Scene;
-use crate::vision::{names, Image, ImageError};
+use crate::vision::{names, Depth, Image, ImageError};
 
 /// `count`: how many images a request may carry.
-pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut Asked) -> Outcome {
+pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, depth: Depth, delay: &mut Asked) -> Outcome {
     if body.over_limit {
         return Err(refuse!(TOO_LARGE, "the body is {} bytes; at most {} are accepted", body.len, endpoint.body_limit));
     }
@@ -41,7 +41,7 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut A
     let polygon = Polygon::parse(&area).map_err(|why| refuse!(AREA_MALFORMED, "{why}"))?;
     let (mut result, mut fail) = (Vec::with_capacity(images.len()), 0);
     for (i, raw) in images.iter().enumerate() {
-        let image = decode(endpoint, raw, i + 1)?;
+        let image = decode(endpoint, raw, i + 1, depth)?;
         if !polygon.fits(image.width, image.height) {
             return Err(refuse!(
                 AREA_OUTSIDE,
@@ -63,7 +63,7 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, delay: &mut A
     Ok(Reply { message: Some(fence::message(images.len() - fail, fail)), result: Value::from(result) })
 }
 
-fn decode(endpoint: &Endpoint, raw: &RawValue, n: usize) -> Result<Image, crate::respond::Refusal> {
+fn decode(endpoint: &Endpoint, raw: &RawValue, n: usize, depth: Depth) -> Result<Image, crate::respond::Refusal> {
     let text =
         string_member(raw).map_err(|kind| refuse!(IMAGE_UNPARSABLE, "image {n} is {kind}, not a base64 string"))?;
     if text.len() > endpoint.image_limit {
@@ -74,7 +74,7 @@ fn decode(endpoint: &Endpoint, raw: &RawValue, n: usize) -> Result<Image, crate:
             endpoint.image_limit
         ));
     }
-    Image::decode(&text, &endpoint.formats).map_err(|e| match e {
+    Image::decode(&text, &endpoint.formats, depth).map_err(|e| match e {
         ImageError::Unsupported(_) => refuse!(AREA_OUTSIDE, "image {n}: {e}; send {}", names(&endpoint.formats)),
         e => refuse!(IMAGE_UNPARSABLE, "image {n}: {e}"),
     })

@@ -22,7 +22,7 @@ use crate::faults::image::{honour, Asked};
 use crate::refuse;
 use crate::respond::Refusal;
 use crate::vision::scene::Source;
-use crate::vision::{names, Image, ImageError};
+use crate::vision::{names, Depth, Image, ImageError};
 
 /// What a liveness endpoint reads from `fixtures/routes.json`: the action it looks for
 /// (`looks_for`), how many frames it takes (`images`) and their largest size (`max_size`).
@@ -30,6 +30,8 @@ pub struct Rules<'a> {
     pub action: &'a str,
     pub frames: &'a Count,
     pub max_size: &'a Size,
+    /// How deep each frame's pixel data is checked.
+    pub depth: Depth,
 }
 
 pub fn handle(endpoint: &Endpoint, rules: &Rules<'_>, body: &Received, delay: &mut Asked) -> Outcome {
@@ -81,7 +83,7 @@ fn examine(
             ..refuse!(FRAME_MISSING, "frame {n} is missing (image{n}Content), before the action was seen")
         })?;
         let what = format!("frame {n}");
-        let image = Image::decode(text, &endpoint.formats).map_err(|e| match e {
+        let image = Image::decode(text, &endpoint.formats, rules.depth).map_err(|e| match e {
             ImageError::Base64(_) => refuse!(FRAME_UNDECODABLE, "{what} could not be decoded: {e}"),
             ImageError::Unsupported(_) | ImageError::NotAnImage => {
                 refuse!(FRAME_UNDECODABLE, "{what}: {e}; send {}", names(&endpoint.formats))

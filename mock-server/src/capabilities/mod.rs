@@ -20,19 +20,21 @@ use serde_json::Value;
 use crate::catalogue::{Capability, Count, Endpoint};
 use crate::faults::image::Asked;
 use crate::respond::{Answer, Refusal};
+use crate::vision::Depth;
 
-/// Runs the endpoint's capability on an admitted request. Returns the answer and how long
-/// the images' ground truth says the "AI" takes to give it (the caller waits that long).
-pub fn handle(endpoint: &Endpoint, body: &Received) -> (Answer, Duration) {
+/// Runs the endpoint's capability on an admitted request, its images checked to `depth`.
+/// Returns the answer and how long the images' ground truth says the "AI" takes to give it
+/// (the caller waits that long).
+pub fn handle(endpoint: &Endpoint, body: &Received, depth: Depth) -> (Answer, Duration) {
     let mut delay = Asked::default();
     let outcome = match &endpoint.capability {
-        Capability::Detect { wear } => detect::handle(endpoint, *wear, body, &mut delay),
-        Capability::Fence { images } => fence::handle(endpoint, images, body, &mut delay),
-        Capability::FaceQuality { max_size } => face::handle(endpoint, max_size, body, &mut delay),
+        Capability::Detect { wear } => detect::handle(endpoint, *wear, body, depth, &mut delay),
+        Capability::Fence { images } => fence::handle(endpoint, images, body, depth, &mut delay),
+        Capability::FaceQuality { max_size } => face::handle(endpoint, max_size, body, depth, &mut delay),
         Capability::Liveness { action, frames, max_size } => {
-            liveness::handle(endpoint, &liveness::Rules { action, frames, max_size }, body, &mut delay)
+            liveness::handle(endpoint, &liveness::Rules { action, frames, max_size, depth }, body, &mut delay)
         }
-        Capability::Action { incident, frames } => action::handle(endpoint, *incident, frames, body, &mut delay),
+        Capability::Action { incident, frames } => action::handle(endpoint, *incident, frames, body, depth, &mut delay),
     };
     let answer = match outcome {
         Ok(Reply { message, result }) => Answer::Success { message, result, note: delay.note },

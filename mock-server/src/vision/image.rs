@@ -1,10 +1,11 @@
-//! One image of a request, decoded: base64 → bytes → format → dimensions → digest.
+//! One image of a request, decoded: base64 → bytes → format → dimensions → pixel data
+//! checked (its structure, or with `--full-decode` every pixel) → digest.
 
 use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use super::{decode_image_base64, dimensions, integrity, sniff, Base64Error, ImageFormat, Sniffed};
+use super::{decode, decode_image_base64, dimensions, integrity, sniff, Base64Error, Depth, ImageFormat, Sniffed};
 
 /// A decoded image that an endpoint accepts.
 #[derive(Debug, Clone)]
@@ -43,8 +44,8 @@ impl std::fmt::Display for ImageError {
 }
 
 impl Image {
-    /// Decodes base64 `text` as an image in one of `formats`.
-    pub fn decode(text: &str, formats: &[ImageFormat]) -> Result<Image, ImageError> {
+    /// Decodes base64 `text` as an image in one of `formats`, its pixels checked to `depth`.
+    pub fn decode(text: &str, formats: &[ImageFormat], depth: Depth) -> Result<Image, ImageError> {
         let bytes = decode_image_base64(text).map_err(ImageError::Base64)?;
         let format = match sniff(&bytes) {
             Sniffed::Known(f) if formats.contains(&f) => f,
@@ -54,6 +55,9 @@ impl Image {
         };
         let (width, height) = dimensions(&bytes).ok_or(ImageError::BrokenHeader(format.name()))?;
         integrity::check(&bytes, format).map_err(ImageError::Damaged)?;
+        if depth == Depth::Full {
+            decode::check(&bytes, format).map_err(ImageError::Damaged)?;
+        }
         Ok(Image { bytes, width, height, digest: OnceLock::new() })
     }
 

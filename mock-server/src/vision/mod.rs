@@ -4,6 +4,7 @@
 
 mod base64;
 pub mod compose;
+mod decode;
 mod detect;
 pub mod geometry;
 mod image;
@@ -12,6 +13,7 @@ pub mod rng;
 pub mod scene;
 
 pub use self::base64::{decode_image_base64, Base64Error};
+pub use self::decode::Depth;
 pub use self::detect::{detections, Wear};
 pub use self::image::{names, Image, ImageError};
 
