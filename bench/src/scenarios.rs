@@ -38,6 +38,11 @@ impl Setup {
         Setup { signer: Signer::new(ak, sk), appkey }
     }
 
+    /// The account's access key.
+    pub fn ak(&self) -> &str {
+        &self.signer.ak
+    }
+
     /// The signed request of `scenario` (valid for the 15-minute date window from now).
     pub fn request(&self, scenario: &str, addr: SocketAddr) -> Template {
         let (endpoint, body) = body(scenario);

@@ -42,12 +42,19 @@ impl Server {
     /// The emulator; with `state`, keeping its ledger in a state file (one append per call);
     /// with `cpus`, started under `taskset -c cpus`.
     pub async fn emulator(state: bool, cpus: Option<&str>) -> Server {
+        Server::emulator_with(state, &[], cpus).await
+    }
+
+    /// The emulator with `extra` arguments (`--journal-capacity 0`, …).
+    pub async fn emulator_with(state: bool, extra: &[&str], cpus: Option<&str>) -> Server {
         let exe = std::env::current_exe().expect("own path").with_file_name("mock-server");
         assert!(exe.exists(), "{} is missing: run cargo build --release --workspace first", exe.display());
         let mut command = pinned(exe, cpus);
-        command.args(["--addr", "127.0.0.1:0", "--quiet"]);
+        command.args(["--addr", "127.0.0.1:0", "--quiet"]).args(extra);
         if state {
-            let file = std::env::temp_dir().join(format!("bench-state-{}", std::process::id()));
+            static NEXT_STATE: AtomicU32 = AtomicU32::new(0);
+            let n = NEXT_STATE.fetch_add(1, Ordering::Relaxed);
+            let file = std::env::temp_dir().join(format!("bench-state-{}-{n}", std::process::id()));
             let _ = std::fs::remove_file(&file);
             command.arg("--state").arg(file);
         }

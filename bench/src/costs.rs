@@ -1,0 +1,88 @@
+//! What a feature costs, side by side: the same charged small request (hard-hat, the 3 KB
+//! fixture image, metered) sent with `wrk` to two emulators that differ only in that
+//! feature, in interleaved rounds (which goes first alternates); the median of the
+//! per-round ratios with / without is printed. Without `wrk`, the in-process generator.
+
+use serde_json::json;
+
+use crate::headline::{self, Generator, Plan};
+use crate::scenarios::Setup;
+use crate::servers::Server;
+use crate::wrk;
+
+/// The cost measurements, in the order a full run takes them.
+pub const COSTS: [&str; 3] = ["journal-cost", "faults-cost", "state-cost"];
+
+/// One pair: the server with the feature and the one without, each with its account.
+struct Pair {
+    with: (Server, Setup),
+    without: (Server, Setup),
+}
+
+/// Runs the cost measurement `name` (one of [`COSTS`]).
+pub async fn run(name: &str, plan: Plan) {
+    let (what, pair) = match name {
+        "journal-cost" => ("the journal ring on (default capacity) / --journal-capacity 0", journal().await),
+        "faults-cost" => ("another account's rules armed / no rule on the server", faults().await),
+        _ => ("--state (SQLite, every charge committed) / no state", state().await),
+    };
+    let generator = if wrk::available() { Generator::Wrk(None) } else { Generator::InProcess };
+    let label = if matches!(generator, Generator::Wrk(_)) { "wrk" } else { "in-process generator" };
+    let mut ratios = Vec::new();
+    let mut rates = (Vec::new(), Vec::new());
+    for round in 0..plan.rounds {
+        let with = pair.with.1.request("small-metered", pair.with.0.addr);
+        let without = pair.without.1.request("small-metered", pair.without.0.addr);
+        let mut measured = [(0.0, 0.0, 0); 2];
+        for step in 0..2 {
+            // Which server goes first alternates with the round.
+            let slot = (step + round) % 2;
+            let (server, template) = if slot == 0 { (&pair.with.0, &with) } else { (&pair.without.0, &without) };
+            measured[slot] = headline::measure(generator, server, template, plan).await;
+        }
+        ratios.push(measured[0].0 / measured[1].0.max(1e-9));
+        rates.0.push(measured[0].0);
+        rates.1.push(measured[1].0);
+        if measured[0].2 + measured[1].2 > 0 {
+            println!("  warning: {name}: {} answers were not code 0", measured[0].2 + measured[1].2);
+        }
+    }
+    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+    println!(
+        "{name:<13} {what}: {:.0} / {:.0} req/s small-metered; ratio {} → median {:.3} [{label}]",
+        headline::median(&rates.0),
+        headline::median(&rates.1),
+        shown.join(" "),
+        headline::median(&ratios)
+    );
+}
+
+async fn pair(with: Server, without: Server) -> Pair {
+    let with_setup = Setup::new(&with).await;
+    let without_setup = Setup::new(&without).await;
+    Pair { with: (with, with_setup), without: (without, without_setup) }
+}
+
+async fn journal() -> Pair {
+    pair(Server::emulator(false, None).await, Server::emulator_with(false, &["--journal-capacity", "0"], None).await)
+        .await
+}
+
+/// The measured account has no rules; on the server "with", another account has a rule
+/// armed on the same endpoint (one that never fires during the run: calls 10⁹ to 10⁹+1).
+async fn faults() -> Pair {
+    let pair = pair(Server::emulator(false, None).await, Server::emulator(false, None).await).await;
+    let other = Setup::new(&pair.with.0).await;
+    let rule =
+        json!({"endpoint": "hat", "when": {"calls": [1_000_000_000u64, 1_000_000_001u64]}, "what": {"code": 5001}});
+    let admin = contract_tests::Client::new(pair.with.0.addr, "", "", "");
+    let (status, answer) = admin.control("POST", &format!("accounts/{}/rules", other.ak()), rule).await;
+    if status != 200 && status != 201 {
+        println!("  warning: faults-cost: arming the rule was answered {status}: {answer}");
+    }
+    pair
+}
+
+async fn state() -> Pair {
+    pair(Server::emulator(true, None).await, Server::emulator(false, None).await).await
+}
