@@ -21,7 +21,7 @@ options:
   --scenario NAME      run only NAME (repeatable); without it, everything runs
   --headline           the headline groups: headline, headline-pinned, headline-in-process
   --hardening          the hardening group: memory, stall, slow-clients, signature-cost
-  --costs              the cost group: journal-cost, faults-cost, state-cost
+  --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor
   --soak N             N small metered requests afterwards; RSS printed every tenth
   --state              the emulator keeps its ledger in a state file
   -h, --help           this text
@@ -46,6 +46,9 @@ scenarios:
     journal-cost         the journal ring on (default) / --journal-capacity 0
     faults-cost          another account's rule armed / no rule on the server
     state-cost           --state (SQLite) / no state
+    large-floor          hat-1mb and hat-5mb p50 (1 connection, in-process) against the
+                         floor: max(raw hyper receiving the body, its SHA-256) + one
+                         base64 decode of the image; target ≤ 1.3
 
 wrk: Debian's package (apt-get install -y wrk); taskset comes with util-linux.
 ";

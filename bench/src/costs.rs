@@ -11,7 +11,7 @@ use crate::servers::Server;
 use crate::wrk;
 
 /// The cost measurements, in the order a full run takes them.
-pub const COSTS: [&str; 3] = ["journal-cost", "faults-cost", "state-cost"];
+pub const COSTS: [&str; 4] = ["journal-cost", "faults-cost", "state-cost", "large-floor"];
 
 /// One pair: the server with the feature and the one without, each with its account.
 struct Pair {
@@ -21,6 +21,9 @@ struct Pair {
 
 /// Runs the cost measurement `name` (one of [`COSTS`]).
 pub async fn run(name: &str, plan: Plan) {
+    if name == "large-floor" {
+        return large_floor(plan).await;
+    }
     let (what, pair) = match name {
         "journal-cost" => ("the journal ring on (default capacity) / --journal-capacity 0", journal().await),
         "faults-cost" => ("another account's rules armed / no rule on the server", faults().await),
@@ -85,4 +88,39 @@ async fn faults() -> Pair {
 
 async fn state() -> Pair {
     pair(Server::emulator(true, None).await, Server::emulator(false, None).await).await
+}
+
+/// The 1 MB and 5 MB hard-hat requests against their physical floor, one connection each
+/// (in-process, per-request latency): the floor is the raw hyper server's p50 for the same
+/// body (receiving it) or SHA-256 of the body, whichever is longer (hashing overlaps
+/// receiving), plus base64-decoding the image once, both timed here in the same rounds.
+async fn large_floor(plan: Plan) {
+    let (emulator, raw) = (Server::emulator(false, None).await, Server::raw(None).await);
+    let setup = Setup::new(&emulator).await;
+    let duration = std::time::Duration::from_secs(plan.seconds);
+    for scenario in ["hat-1mb", "hat-5mb"] {
+        let (mut ratios, mut ours, mut floors) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..plan.rounds {
+            let (ours_t, raw_t) = (setup.request(scenario, emulator.addr), setup.request(scenario, raw.addr));
+            let mut p50 = [0.0; 2];
+            for step in 0..2 {
+                let slot = (step + round) % 2;
+                let (addr, template) = if slot == 0 { (emulator.addr, &ours_t) } else { (raw.addr, &raw_t) };
+                p50[slot] = crate::load::drive(addr, template.clone(), 1, duration).await.percentile(0.5);
+            }
+            let (hash, decode) = crate::scenarios::hash_and_decode(scenario);
+            let floor = p50[1].max(hash) + decode;
+            ratios.push(p50[0] / floor);
+            ours.push(p50[0]);
+            floors.push(format!("{floor:.2} (receive {:.2}, sha-256 {hash:.2}, decode {decode:.2})", p50[1]));
+        }
+        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "{scenario:<13} p50 {:.2} ms; floor {}; ratio {} → median {:.2} (target ≤ 1.3) [in-process, 1 connection]",
+            headline::median(&ours),
+            floors.last().map_or("", String::as_str),
+            shown.join(" "),
+            headline::median(&ratios)
+        );
+    }
 }
