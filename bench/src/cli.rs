@@ -21,7 +21,8 @@ options:
   --scenario NAME      run only NAME (repeatable); without it, everything runs
   --headline           the headline groups: headline, headline-pinned, headline-in-process
   --hardening          the hardening group: memory, stall, slow-clients, signature-cost
-  --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor
+  --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor,
+                       baseline
   --soak N             N small metered requests afterwards; RSS printed every tenth
   --state              the emulator keeps its ledger in a state file
   -h, --help           this text
@@ -49,6 +50,8 @@ scenarios:
     large-floor          hat-1mb and hat-5mb p50 (1 connection, in-process) against the
                          floor: max(raw hyper receiving the body, its SHA-256) + one
                          base64 decode of the image; target ≤ 1.3
+    baseline             this build / an older mock-server named by BENCH_BASELINE
+                         (e.g. one built from the commit before a restructure)
 
 wrk: Debian's package (apt-get install -y wrk); taskset comes with util-linux.
 ";

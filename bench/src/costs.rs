@@ -11,7 +11,10 @@ use crate::servers::Server;
 use crate::wrk;
 
 /// The cost measurements, in the order a full run takes them.
-pub const COSTS: [&str; 4] = ["journal-cost", "faults-cost", "state-cost", "large-floor"];
+pub const COSTS: [&str; 5] = ["journal-cost", "faults-cost", "state-cost", "large-floor", "baseline"];
+
+/// The environment variable naming an older `mock-server` binary for `baseline`.
+pub const BASELINE_ENV: &str = "BENCH_BASELINE";
 
 /// One pair: the server with the feature and the one without, each with its account.
 struct Pair {
@@ -27,6 +30,13 @@ pub async fn run(name: &str, plan: Plan) {
     let (what, pair) = match name {
         "journal-cost" => ("the journal ring on (default capacity) / --journal-capacity 0", journal().await),
         "faults-cost" => ("another account's rules armed / no rule on the server", faults().await),
+        "baseline" => match std::env::var_os(BASELINE_ENV) {
+            Some(exe) => ("this build / the build at $BENCH_BASELINE", baseline(exe.into()).await),
+            None => {
+                println!("baseline: skipped: set {BASELINE_ENV} to an older target/release/mock-server");
+                return;
+            }
+        },
         _ => ("--state (SQLite, every charge committed) / no state", state().await),
     };
     let generator = if wrk::available() { Generator::Wrk(None) } else { Generator::InProcess };
@@ -84,6 +94,10 @@ async fn faults() -> Pair {
         println!("  warning: faults-cost: arming the rule was answered {status}: {answer}");
     }
     pair
+}
+
+async fn baseline(exe: std::path::PathBuf) -> Pair {
+    pair(Server::emulator(false, None).await, Server::emulator_at(exe, false, &[], None).await).await
 }
 
 async fn state() -> Pair {

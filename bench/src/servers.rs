@@ -48,6 +48,11 @@ impl Server {
     /// The emulator with `extra` arguments (`--journal-capacity 0`, …).
     pub async fn emulator_with(state: bool, extra: &[&str], cpus: Option<&str>) -> Server {
         let exe = std::env::current_exe().expect("own path").with_file_name("mock-server");
+        Server::emulator_at(exe, state, extra, cpus).await
+    }
+
+    /// The `mock-server` binary at `exe` (an older build, for a before/after comparison).
+    pub async fn emulator_at(exe: PathBuf, state: bool, extra: &[&str], cpus: Option<&str>) -> Server {
         assert!(exe.exists(), "{} is missing: run cargo build --release --workspace first", exe.display());
         let mut command = pinned(exe, cpus);
         command.args(["--addr", "127.0.0.1:0", "--quiet"]).args(extra);
