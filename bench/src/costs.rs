@@ -87,7 +87,7 @@ async fn faults() -> Pair {
     let pair = pair(Server::emulator(false, None).await, Server::emulator(false, None).await).await;
     let other = Setup::new(&pair.with.0).await;
     let rule =
-        json!({"endpoint": "hat", "when": {"calls": [1_000_000_000u64, 1_000_000_001u64]}, "what": {"code": 5001}});
+        json!({"endpoint": "hat", "when": {"calls": [1_000_000_000u64, 1_000_000_001u64]}, "what": {"code": 50000}});
     let admin = contract_tests::Client::new(pair.with.0.addr, "", "", "");
     let (status, answer) = admin.control("POST", &format!("accounts/{}/rules", other.ak()), rule).await;
     if status != 200 && status != 201 {
