@@ -5,6 +5,7 @@ pub const TABLE: [&str; 8] =
     ["small-free", "small-metered", "raw-hyper", "hat-1mb", "hat-5mb", "raw-5mb", "fence-32", "fall-64"];
 pub const HEADLINE: [&str; 3] = ["headline", "headline-pinned", "headline-in-process"];
 pub const HARDENING: [&str; 4] = ["memory", "stall", "slow-clients", "signature-cost"];
+pub use crate::costs::COSTS;
 
 pub const HELP: &str = "\
 bench: the emulator against a raw hyper server, over loopback, from separate processes
@@ -20,6 +21,8 @@ options:
   --scenario NAME      run only NAME (repeatable); without it, everything runs
   --headline           the headline groups: headline, headline-pinned, headline-in-process
   --hardening          the hardening group: memory, stall, slow-clients, signature-cost
+  --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor,
+                       baseline
   --soak N             N small metered requests afterwards; RSS printed every tenth
   --state              the emulator keeps its ledger in a state file
   -h, --help           this text
@@ -39,6 +42,16 @@ scenarios:
                          calls hard-hat for 10 s: the share of its calls that succeeded
                          (needs an open-files limit of at least 4096: ulimit -n 4096)
     signature-cost       the 5 MB hard-hat request signed right and wrong: time per request
+  costs (small-metered with wrk to two emulators differing in one thing, interleaved
+  rounds, the median ratio with / without):
+    journal-cost         the journal ring on (default) / --journal-capacity 0
+    faults-cost          another account's rule armed / no rule on the server
+    state-cost           --state (SQLite) / no state
+    large-floor          hat-1mb and hat-5mb p50 (1 connection, in-process) against the
+                         floor: max(raw hyper receiving the body, its SHA-256) + one
+                         base64 decode of the image; target ≤ 1.3
+    baseline             this build / an older mock-server named by BENCH_BASELINE
+                         (e.g. one built from the commit before a restructure)
 
 wrk: Debian's package (apt-get install -y wrk); taskset comes with util-linux.
 ";
@@ -84,6 +97,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--scenario" => o.scenarios.push(known(value()?)?),
             "--headline" => o.scenarios.extend(HEADLINE.map(String::from)),
             "--hardening" => o.scenarios.extend(HARDENING.map(String::from)),
+            "--costs" => o.scenarios.extend(COSTS.map(String::from)),
             "--soak" => o.soak = number(value()?, "--soak")?,
             "--state" => o.state = true,
             other => return Err(format!("unknown argument {other}; see bench --help")),
@@ -93,7 +107,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
 }
 
 fn known(name: String) -> Result<String, String> {
-    let all = TABLE.iter().chain(&HEADLINE).chain(&HARDENING);
+    let all = TABLE.iter().chain(&HEADLINE).chain(&HARDENING).chain(&COSTS);
     if all.clone().any(|s| *s == name) {
         Ok(name)
     } else {

@@ -41,7 +41,7 @@ pub struct Plan {
 }
 
 /// One run: requests/s, p99 ms and errors (answers that were not a success).
-type Measured = (f64, f64, u64);
+pub type Measured = (f64, f64, u64);
 
 /// Runs every scenario `plan.rounds` times on both servers and prints the ratios.
 pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &Server, plan: Plan) {
@@ -99,7 +99,7 @@ async fn check(setup: &Setup, emulator: &Server) {
     }
 }
 
-async fn measure(generator: Generator, server: &Server, template: &Template, plan: Plan) -> Measured {
+pub async fn measure(generator: Generator, server: &Server, template: &Template, plan: Plan) -> Measured {
     let duration = Duration::from_secs(plan.seconds);
     match generator {
         Generator::InProcess => {

@@ -1,12 +1,14 @@
 //! `bench`: starts the emulator (and a raw hyper server as the floor) as child processes
 //! and measures them over loopback: a table of scenarios with the in-process generator,
 //! the headline ratios to raw hyper with `wrk` (also pinned to separate cores), the
-//! hardening group (memory, stall, slow clients, signature cost), and a soak.
+//! hardening group (memory, stall, slow clients, signature cost), what the journal, armed
+//! rules and the state file cost side by side, and a soak.
 //!
 //! Build and run: `cargo build --release --workspace && target/release/bench`;
 //! `bench --help` lists the options and scenarios (the text is in `cli.rs`).
 
 mod cli;
+mod costs;
 mod hardening;
 mod headline;
 mod load;
@@ -69,6 +71,11 @@ async fn run(o: Options) {
     table(&o, &setup, &emulator, &raw).await;
     headlines(&o, &setup, &emulator, &raw).await;
     hardening(&o).await;
+    for name in costs::COSTS {
+        if o.wants(name) {
+            costs::run(name, Plan { rounds: o.rounds, seconds: o.round_seconds, connections: o.connections }).await;
+        }
+    }
     if o.soak > 0 {
         soak(&o, &setup, &emulator).await;
     }

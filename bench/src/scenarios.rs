@@ -38,6 +38,11 @@ impl Setup {
         Setup { signer: Signer::new(ak, sk), appkey }
     }
 
+    /// The account's access key.
+    pub fn ak(&self) -> &str {
+        &self.signer.ak
+    }
+
     /// The signed request of `scenario` (valid for the 15-minute date window from now).
     pub fn request(&self, scenario: &str, addr: SocketAddr) -> Template {
         let (endpoint, body) = body(scenario);
@@ -126,6 +131,30 @@ pub fn zeros_body(bytes: usize) -> Bytes {
     }
     body.extend_from_slice(b"0]}");
     Bytes::from(body)
+}
+
+/// Medians of 15 runs, in ms: SHA-256 of `scenario`'s body, and base64-decoding its image.
+pub fn hash_and_decode(scenario: &str) -> (f64, f64) {
+    let (_, body) = body(scenario);
+    let image = if scenario == "hat-1mb" { padded_png(1024 * 1024) } else { padded_png(FIVE_MB_CHARS) };
+    let time = |f: &dyn Fn()| {
+        let mut runs: Vec<f64> = (0..15)
+            .map(|_| {
+                let started = Instant::now();
+                f();
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        runs.sort_by(f64::total_cmp);
+        runs[runs.len() / 2]
+    };
+    let hash = time(&|| {
+        std::hint::black_box(Sha256::digest(&body));
+    });
+    let decode = time(&|| {
+        std::hint::black_box(base64_simd::STANDARD.decode_to_vec(&image).map(|v| v.len()).unwrap_or_default());
+    });
+    (hash, decode)
 }
 
 /// Compares what a 5 MB hard-hat call costs the server beyond reading its body (hat-5mb

@@ -21,6 +21,8 @@ pub struct Server {
     /// From spawn to the ready file appearing.
     pub ready: Duration,
     _dir: TempDir,
+    /// The directory of the `--state` file (with SQLite's -wal and -shm), removed with it.
+    _state: Option<TempDir>,
 }
 
 struct TempDir(PathBuf);
@@ -42,16 +44,32 @@ impl Server {
     /// The emulator; with `state`, keeping its ledger in a state file (one append per call);
     /// with `cpus`, started under `taskset -c cpus`.
     pub async fn emulator(state: bool, cpus: Option<&str>) -> Server {
+        Server::emulator_with(state, &[], cpus).await
+    }
+
+    /// The emulator with `extra` arguments (`--journal-capacity 0`, …).
+    pub async fn emulator_with(state: bool, extra: &[&str], cpus: Option<&str>) -> Server {
         let exe = std::env::current_exe().expect("own path").with_file_name("mock-server");
+        Server::emulator_at(exe, state, extra, cpus).await
+    }
+
+    /// The `mock-server` binary at `exe` (an older build, for a before/after comparison).
+    pub async fn emulator_at(exe: PathBuf, state: bool, extra: &[&str], cpus: Option<&str>) -> Server {
         assert!(exe.exists(), "{} is missing: run cargo build --release --workspace first", exe.display());
         let mut command = pinned(exe, cpus);
-        command.args(["--addr", "127.0.0.1:0", "--quiet"]);
-        if state {
-            let file = std::env::temp_dir().join(format!("bench-state-{}", std::process::id()));
-            let _ = std::fs::remove_file(&file);
-            command.arg("--state").arg(file);
-        }
-        Server::spawn(&mut command, "emulator").await
+        command.args(["--addr", "127.0.0.1:0", "--quiet"]).args(extra);
+        let state_dir = state.then(|| {
+            static NEXT_STATE: AtomicU32 = AtomicU32::new(0);
+            let n = NEXT_STATE.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("bench-state-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("state dir");
+            command.arg("--state").arg(dir.join("state.db"));
+            TempDir(dir)
+        });
+        let mut server = Server::spawn(&mut command, "emulator").await;
+        server._state = state_dir;
+        server
     }
 
     /// The raw hyper server; with `cpus`, started under `taskset -c cpus`.
@@ -73,8 +91,13 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn");
-        let mut server =
-            Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), ready: Duration::ZERO, _dir: TempDir(dir) };
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ready: Duration::ZERO,
+            _dir: TempDir(dir),
+            _state: None,
+        };
         loop {
             if let Ok(text) = std::fs::read_to_string(&ready_file) {
                 server.ready = started.elapsed();

@@ -71,9 +71,10 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Ok(received) => received,
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
-    let request_id = match parts.headers.get("ctyun-eop-request-id") {
-        Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        None => shared.next_request_id(),
+    // Borrowed from the header when it is UTF-8, as it nearly always is.
+    let request_id: std::borrow::Cow<'_, str> = match parts.headers.get("ctyun-eop-request-id") {
+        Some(v) => String::from_utf8_lossy(v.as_bytes()),
+        None => shared.next_request_id().into(),
     };
     let bytes_in = received.as_ref().map_or(0, |b| b.len);
     let (answer, admitted, charge, close, fault, by_header, summary) = match received {

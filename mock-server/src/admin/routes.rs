@@ -268,9 +268,10 @@ fn stats_view(stats: &Stats, cell: &AccountCell, appkey: &str) -> Value {
     let counted = stats.account(&cell.ak);
     let apis: serde_json::Map<String, Value> = counted
         .apis
-        .iter()
-        .filter(|((key, _), _)| key == appkey)
-        .map(|((_, api), s)| {
+        .get(appkey)
+        .into_iter()
+        .flatten()
+        .map(|(api, s)| {
             let mean = if s.requests == 0 { 0.0 } else { s.total_ms / s.requests as f64 };
             let view = json!({
                 "requests": s.requests, "succeeded": s.succeeded, "codes": s.codes,

@@ -282,7 +282,7 @@ fn check_request_type(req: &Head<'_>) -> Result<(), Refusal> {
     if req.method != Method::POST {
         return Err(refuse!(code::REQUEST_TYPE, "method {} is not supported; every api is POST", req.method));
     }
-    let content_type = req.headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let content_type = req.headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
     let media = content_type.as_deref().and_then(|c| c.split(';').next()).map(str::trim);
     if media.is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
         return Ok(());

@@ -93,8 +93,9 @@ pub(crate) fn of_request(seen: &Seen<'_>) -> Vec<&'static str> {
         if seen.headers.contains_key("appkey") && !signed.iter().any(|h| h.eq_ignore_ascii_case("appkey")) {
             found.push(id::UNSIGNED_APPKEY);
         }
-        let lower: Vec<String> = signed.iter().map(|h| h.to_ascii_lowercase()).collect();
-        if !seen.signature_refused && lower.windows(2).any(|w| w[0] > w[1]) {
+        let after =
+            |a: &str, b: &str| a.bytes().map(|c| c.to_ascii_lowercase()).gt(b.bytes().map(|c| c.to_ascii_lowercase()));
+        if !seen.signature_refused && signed.windows(2).any(|w| after(w[0], w[1])) {
             found.push(id::UNSORTED_SIGNED_HEADERS);
         }
     }

@@ -8,7 +8,6 @@ mod ring;
 mod stats;
 
 use crate::catalogue::Catalogue;
-use crate::clock::format_eop_date;
 use crate::outcome::Outcome;
 use crate::scan::ImageInfo;
 
@@ -62,7 +61,7 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
         .map(|e| e.check.as_str());
     ring::Entry {
         seq: 0,
-        at: format_eop_date(o.at_ms.div_euclid(1000)),
+        at_date: o.at_ms,
         at_ms: o.at_ms,
         request_id: o.request_id.to_string(),
         method: o.method.to_string(),

@@ -22,7 +22,9 @@ const DEFAULT_LIMIT: usize = 1000;
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Entry {
     pub seq: u64,
-    pub at: String,
+    /// `at_ms` as an `eop-date`, formatted only when the entry is shown.
+    #[serde(rename = "at", serialize_with = "eop_date")]
+    pub at_date: i64,
     pub at_ms: i64,
     pub request_id: String,
     pub method: String,
@@ -56,6 +58,11 @@ pub(crate) struct BodyMark {
     pub sha256: Option<String>,
     /// The JSON content's fingerprint (`scan`), when the body was kept.
     pub fingerprint: Option<u64>,
+}
+
+/// `at`: the entry's time as an `eop-date`.
+fn eop_date<S: serde::Serializer>(at_ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::clock::format_eop_date(at_ms.div_euclid(1000)))
 }
 
 /// `body_digest`: the fingerprint as 16 hex digits.
@@ -235,7 +242,7 @@ mod tests {
     fn entry(request_id: &str, sha: &str, fingerprint: u64) -> Entry {
         Entry {
             seq: 0,
-            at: String::new(),
+            at_date: 0,
             at_ms: 0,
             request_id: request_id.into(),
             method: "POST".into(),

@@ -27,7 +27,9 @@ pub(crate) struct Stats {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct AccountStats {
     /// (appkey, api) → counters of the requests the gateway admitted.
-    pub apis: HashMap<(String, String), ApiStats>,
+    /// Per app (appkey), per api: nested so that counting a call looks both up by `&str`,
+    /// allocating nothing once they have been seen.
+    pub apis: HashMap<String, HashMap<String, ApiStats>>,
     /// Gateway refusals of requests signed with this account's AK, by code.
     pub refused: HashMap<u32, u64>,
     pub alerts: VecDeque<Alert>,
@@ -69,7 +71,10 @@ impl Stats {
     pub fn count(&self, o: &Outcome<'_>) {
         let Some(ak) = o.ak else { return };
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        let account = accounts.entry(ak.to_string()).or_default();
+        if !accounts.contains_key(ak) {
+            accounts.insert(ak.to_string(), AccountStats::default());
+        }
+        let Some(account) = accounts.get_mut(ak) else { return };
         match (o.appkey, o.endpoint) {
             (Some(appkey), Some(api)) => count_admitted(account, o, appkey, api),
             _ => count_refusal(account, o, ak),
@@ -95,7 +100,10 @@ fn count_admitted(account: &mut AccountStats, o: &Outcome<'_>, appkey: &str, api
             account.alert(o.at_ms, if remaining == 0 { "calls_used_up" } else { "calls_low" }, message);
         }
     }
-    let stats = account.apis.entry((appkey.to_string(), api.to_string())).or_default();
+    let stats = match account.apis.get_mut(appkey).and_then(|apis| apis.get_mut(api)) {
+        Some(stats) => stats,
+        None => account.apis.entry(appkey.to_string()).or_default().entry(api.to_string()).or_default(),
+    };
     let ms = o.elapsed.as_secs_f64() * 1000.0;
     stats.requests += 1;
     stats.succeeded += u64::from(o.code == 0);

@@ -11,10 +11,9 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde::Serialize;
 
-/// Base64 characters decoded for the header; a jpg with a large EXIF block gets a second,
-/// longer try.
-const HEAD: usize = 4096;
-const LONG_HEAD: usize = 65536;
+/// Base64 characters decoded for the header, shortest first: a png's or bmp's size is in
+/// its first bytes, a jpg's after its APP segments (a large EXIF block needs the last).
+const HEADS: [usize; 3] = [64, 4096, 65536];
 
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
@@ -44,11 +43,14 @@ pub(crate) struct ImageInfo {
 
 /// Describes the image whose base64 text is `text`.
 pub(crate) fn describe(text: &[u8]) -> ImageInfo {
-    let url_safe = text.iter().any(|&b| b == b'-' || b == b'_');
-    let mut head = decode_head(text, HEAD, url_safe);
+    let url_safe = memchr::memchr2(b'-', b'_', text).is_some();
+    let mut head = decode_head(text, HEADS[0], url_safe);
     let mut size = imagesize::blob_size(&head).ok();
-    if size.is_none() && text.len() > HEAD {
-        head = decode_head(text, LONG_HEAD, url_safe);
+    for pair in HEADS.windows(2) {
+        if size.is_some() || text.len() <= pair[0] {
+            break;
+        }
+        head = decode_head(text, pair[1], url_safe);
         size = imagesize::blob_size(&head).ok();
     }
     let padding = text.iter().rev().take_while(|&&b| b == b'=').count();

@@ -130,7 +130,7 @@ fn looks_like_image(text: &[u8]) -> bool {
 /// The string whose content starts at `start`, and the index after its closing quote.
 fn string_at(body: &[u8], start: usize) -> (Cow<'_, [u8]>, usize) {
     let rest = &body[start..];
-    match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+    match memchr::memchr2(b'"', b'\\', rest) {
         None => (Cow::Borrowed(rest), body.len()),
         Some(q) if rest[q] == b'"' => (Cow::Borrowed(&rest[..q]), start + q + 1),
         Some(q) => {

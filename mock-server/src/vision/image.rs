@@ -13,7 +13,8 @@ pub struct Image {
     pub bytes: Vec<u8>,
     pub width: u32,
     pub height: u32,
-    /// SHA-256 of the bytes, computed at most once and only if asked for.
+    /// The bytes' fingerprint (see [`fingerprint`]), computed at most once and only if
+    /// asked for.
     digest: OnceLock<[u8; 32]>,
 }
 
@@ -62,7 +63,7 @@ impl Image {
     }
 
     pub fn digest(&self) -> &[u8; 32] {
-        self.digest.get_or_init(|| Sha256::digest(&self.bytes).into())
+        self.digest.get_or_init(|| fingerprint(&self.bytes))
     }
 
     /// What the image shows (its own ground truth, the catalogue's, or derived).
@@ -83,6 +84,21 @@ impl Image {
     pub fn perceive(&self) -> (super::scene::Scene, super::scene::Source) {
         super::scene::perceive(&self.bytes, || *self.digest(), self.width, self.height)
     }
+}
+
+/// A cheap fingerprint of an image's bytes: their CRC-32 and length (big-endian, the
+/// catalogue's key: 16 hex digits), then 24 bytes spread from those by SplitMix64. The body
+/// was already hashed with SHA-256 for its signature; hashing the image a second time cost
+/// as much again on a large image, for a key and a seed that need no cryptographic strength.
+pub fn fingerprint(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[..4].copy_from_slice(&crc32fast::hash(bytes).to_be_bytes());
+    out[4..8].copy_from_slice(&(bytes.len() as u32).to_be_bytes());
+    let mut rng = super::rng::SplitMix64::from_digest(&out[..8]);
+    for chunk in out[8..].chunks_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out
 }
 
 /// The accepted formats, for explanations: `png, jpg, bmp`.

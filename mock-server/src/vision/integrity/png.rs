@@ -126,9 +126,17 @@ impl Header {
     }
 }
 
-/// The IDAT stream being inflated into a small buffer that is counted and overwritten.
+thread_local! {
+    /// The inflater's state (about 43 KB) kept for the thread's next image: making and
+    /// zeroing a fresh one cost more than inflating a small image.
+    static SPARE: std::cell::RefCell<Option<Box<InflateState>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The IDAT stream being inflated into a buffer no larger than what is inflated, counted
+/// and overwritten.
 struct Stream {
-    state: Box<InflateState>,
+    /// Always `Some` until dropped, when it goes back to `SPARE`.
+    state: Option<Box<InflateState>>,
     buffer: Vec<u8>,
     expected: u64,
     /// Row length when non-interlaced (every row's first byte is a filter type), else 0.
@@ -137,12 +145,28 @@ struct Stream {
     ended: bool,
 }
 
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let state = self.state.take();
+        SPARE.with(|spare| *spare.borrow_mut() = state);
+    }
+}
+
 impl Stream {
     fn new(header: &Header) -> Stream {
+        let expected = header.expected();
+        let state = match SPARE.with(|spare| spare.borrow_mut().take()) {
+            Some(mut state) => {
+                state.reset(DataFormat::Zlib);
+                state
+            }
+            None => InflateState::new_boxed(DataFormat::Zlib),
+        };
         Stream {
-            state: InflateState::new_boxed(DataFormat::Zlib),
-            buffer: vec![0; 64 * 1024],
-            expected: header.expected(),
+            state: Some(state),
+            // One byte more than is inflated, so a stream longer than promised still shows.
+            buffer: vec![0; (expected.min(INFLATED) + 1) as usize],
+            expected,
             stride: if header.interlaced { 0 } else { header.stride(header.width) },
             counted: 0,
             ended: false,
@@ -151,7 +175,8 @@ impl Stream {
 
     fn feed(&mut self, mut input: &[u8]) -> Result<(), String> {
         while !self.ended && self.counted < self.expected.min(INFLATED) {
-            let result = inflate(&mut self.state, input, &mut self.buffer, MZFlush::None);
+            let Some(state) = self.state.as_deref_mut() else { return Ok(()) };
+            let result = inflate(state, input, &mut self.buffer, MZFlush::None);
             input = &input[result.bytes_consumed..];
             self.count(result.bytes_written)?;
             match result.status {
