@@ -7,29 +7,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mock-server"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("mock-server-cli-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn wait_for(path: &PathBuf) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return serde_json::from_str(&text).expect("the ready file is complete json");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("no ready file after 10 s");
-}
+mod common;
+use common::{binary, temp_dir, wait_for};
 
 #[test]
 fn starts_on_port_0_writes_the_ready_file_answers_and_stops_on_sigterm() {

@@ -3,8 +3,8 @@
 //! a control body that is too large, a host name in `--addr`, and a banner with no account.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -13,6 +13,9 @@ use contract_tests::Client;
 use mock_server::Config;
 use rstest::rstest;
 use serde_json::json;
+
+mod common;
+use common::{binary, temp_dir};
 
 const HAT: &str = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
 
@@ -109,17 +112,6 @@ async fn a_control_body_over_64_kib_is_told_it_is_too_large() {
     let (status, _) = client.control("GET", "server", json!(null)).await;
     assert_eq!(status, 200, "the server still answers");
     handle.shutdown().await;
-}
-
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mock-server"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mock-server-newcomer-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 #[rstest]
