@@ -9,6 +9,12 @@ use clap::Parser;
 use mock_server::make_image::{self, Face, ImageFormat, Person, Scene};
 use mock_server::Config;
 
+/// jemalloc: glibc's allocator spends a tenth of a small request consolidating and trimming
+/// its heaps (docs/performance.md); jemalloc serves the same requests ~9% faster, with the
+/// same idle footprint and large-body times.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// An offline emulator of China Telecom Cloud's safety-production AI APIs and their signed
 /// EOP gateway.
 #[derive(Debug, Parser)]

@@ -116,9 +116,9 @@ impl Shared {
     /// The receipt resolves once the change is kept: a charged call's answer waits for it.
     pub fn record(&self, outcome: &Outcome<'_>) -> Receipt {
         self.journal.record(outcome);
-        match outcome.event() {
-            Some(event) => self.keep(&event),
-            None => Receipt::none(),
+        match (&self.store, outcome.event()) {
+            (Some(store), Some(event)) => store.apply(event),
+            _ => Receipt::none(),
         }
     }
 
