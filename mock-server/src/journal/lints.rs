@@ -6,6 +6,7 @@
 
 use std::sync::OnceLock;
 
+use hyper::header::HeaderName;
 use hyper::HeaderMap;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,12 @@ pub(crate) mod id {
         RESERIALISED_BODY,
     ];
 }
+
+// The headers read, named once (a lookup by a `&str` parses the name every time).
+static AUTHORIZATION: HeaderName = HeaderName::from_static("eop-authorization");
+static APPKEY: HeaderName = HeaderName::from_static("appkey");
+static DATE: HeaderName = HeaderName::from_static("eop-date");
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("ctyun-eop-request-id");
 
 /// "Near" a limit: within this share of it (and not over it, which is refused instead).
 const NEAR: f64 = 0.05;
@@ -90,7 +97,7 @@ pub(crate) fn of_request(seen: &Seen<'_>) -> Vec<&'static str> {
     let mut found = Vec::new();
     let signed = signed_headers(seen.headers);
     if let Some(signed) = &signed {
-        if seen.headers.contains_key("appkey") && !signed.iter().any(|h| h.eq_ignore_ascii_case("appkey")) {
+        if seen.headers.contains_key(&APPKEY) && !signed.iter().any(|h| h.eq_ignore_ascii_case("appkey")) {
             found.push(id::UNSIGNED_APPKEY);
         }
         let after =
@@ -113,7 +120,7 @@ pub(crate) fn of_request(seen: &Seen<'_>) -> Vec<&'static str> {
 
 /// The names in `Headers=` of `eop-authorization`, when it has that part.
 fn signed_headers(headers: &HeaderMap) -> Option<Vec<&str>> {
-    let auth = headers.get("eop-authorization")?.to_str().ok()?;
+    let auth = headers.get(&AUTHORIZATION)?.to_str().ok()?;
     let list = auth.split_whitespace().find_map(|part| part.strip_prefix("Headers="))?;
     Some(list.split(';').filter(|h| !h.is_empty()).collect())
 }
@@ -154,7 +161,7 @@ fn near(value: u64, limit: u64) -> bool {
 }
 
 fn date_drifts(headers: &HeaderMap, now_ms: i64) -> bool {
-    let date = headers.get("eop-date").and_then(|v| v.to_str().ok());
+    let date = headers.get(&DATE).and_then(|v| v.to_str().ok());
     match date.and_then(crate::clock::parse_eop_date) {
         Some(secs) => secs.saturating_mul(1000).saturating_sub(now_ms).saturating_abs() > DATE_DRIFT_MS,
         None => false,

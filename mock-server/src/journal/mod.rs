@@ -64,9 +64,9 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
         at_date: o.at_ms,
         at_ms: o.at_ms,
         request_id: o.request_id.to_string(),
-        method: o.method.to_string(),
+        method: method(o.method),
         path: o.path.to_string(),
-        endpoint: o.endpoint.map(str::to_string),
+        endpoint: endpoint.map(|e| e.name.as_str()),
         appkey: o.appkey.map(str::to_string),
         status: o.status,
         code: o.code,
@@ -80,10 +80,19 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
         bytes_out: o.bytes_out,
         charged: o.charge.is_some(),
         body: ring::BodyMark {
-            client_id: o.headers.contains_key("ctyun-eop-request-id"),
-            sha256: o.body.map(|b| b.sha256.clone()),
+            client_id: o.headers.contains_key(&lints::REQUEST_ID),
+            sha256: o.body.map(|b| b.sha256),
             fingerprint: o.body.and_then(|b| b.fingerprint),
         },
+    }
+}
+
+/// The standard methods borrowed, any other copied.
+fn method(name: &str) -> std::borrow::Cow<'static, str> {
+    const STANDARD: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+    match STANDARD.iter().find(|m| **m == name) {
+        Some(m) => std::borrow::Cow::Borrowed(m),
+        None => std::borrow::Cow::Owned(name.to_string()),
     }
 }
 

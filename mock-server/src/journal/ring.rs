@@ -3,7 +3,10 @@
 //! entry holds what `journal-api` shows plus the body's hashes, which the lints of later
 //! calls compare.
 
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
@@ -27,9 +30,11 @@ pub(crate) struct Entry {
     pub at_date: i64,
     pub at_ms: i64,
     pub request_id: String,
-    pub method: String,
+    /// The method's name: borrowed for the standard ones.
+    pub method: Cow<'static, str>,
     pub path: String,
-    pub endpoint: Option<String>,
+    /// The catalogue's name of the endpoint.
+    pub endpoint: Option<&'static str>,
     pub appkey: Option<String>,
     pub status: u16,
     pub code: u32,
@@ -54,8 +59,8 @@ pub(crate) struct Entry {
 pub(crate) struct BodyMark {
     /// The client chose the request id (the server makes one up otherwise).
     pub client_id: bool,
-    /// SHA-256 of the bytes as received.
-    pub sha256: Option<String>,
+    /// The first 64 bits of the SHA-256 of the bytes as received.
+    pub sha256: Option<u64>,
     /// The JSON content's fingerprint (`scan`), when the body was kept.
     pub fingerprint: Option<u64>,
 }
@@ -79,13 +84,16 @@ fn body_digest<S: serde::Serializer>(body: &BodyMark, s: S) -> Result<S::Ok, S::
 pub(crate) struct Rings {
     capacity: usize,
     accounts: Mutex<HashMap<String, Ring>>,
+    /// Hashes request ids for [`Ring::ids`].
+    ids: RandomState,
 }
 
 #[derive(Debug, Default)]
 struct Ring {
     entries: VecDeque<Entry>,
-    /// Request id → the seq of its latest entry still in the ring.
-    ids: HashMap<String, u64>,
+    /// The hash of a request id → the seq of the latest entry still in the ring whose id
+    /// has that hash (its id is compared before it is taken for the same).
+    ids: HashMap<u64, u64>,
     recorded: u64,
     dropped: u64,
     /// Seq numbers keep counting across resets, so a reader's `since` never misses one.
@@ -119,7 +127,7 @@ impl Default for Rings {
 
 impl Rings {
     pub fn new(capacity: usize) -> Rings {
-        Rings { capacity, accounts: Mutex::new(HashMap::new()) }
+        Rings { capacity, accounts: Mutex::new(HashMap::new()), ids: RandomState::new() }
     }
 
     pub fn capacity(&self) -> usize {
@@ -131,6 +139,7 @@ impl Rings {
         if self.capacity == 0 {
             return;
         }
+        let id = self.ids.hash_one(&entry.request_id);
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let ring = match accounts.get_mut(ak) {
             Some(ring) => ring,
@@ -138,13 +147,13 @@ impl Rings {
         };
         ring.next_seq += 1;
         entry.seq = ring.next_seq;
-        entry.lints.extend(ring.history_lints(&entry).into_iter().filter_map(lints::get));
+        entry.lints.extend(ring.history_lints(id, &entry).into_iter().filter_map(lints::get));
         if entry.body.client_id {
-            ring.ids.insert(entry.request_id.clone(), entry.seq);
+            ring.ids.insert(id, entry.seq);
         }
         ring.recorded += 1;
         if ring.entries.len() >= self.capacity {
-            ring.drop_oldest();
+            ring.drop_oldest(&self.ids);
         }
         ring.entries.push_back(entry);
     }
@@ -177,11 +186,12 @@ impl Rings {
 
 impl Ring {
     /// `request-id-reused` and `reserialised-body`, against the latest entry with this id.
-    fn history_lints(&self, entry: &Entry) -> Vec<&'static str> {
+    fn history_lints(&self, id: u64, entry: &Entry) -> Vec<&'static str> {
         if !entry.body.client_id {
             return Vec::new();
         }
-        let Some(earlier) = self.ids.get(&entry.request_id).and_then(|seq| self.get(*seq)) else {
+        let earlier = self.ids.get(&id).and_then(|seq| self.get(*seq));
+        let Some(earlier) = earlier.filter(|e| e.request_id == entry.request_id) else {
             return Vec::new();
         };
         let mut found = vec![id::REQUEST_ID_REUSED];
@@ -198,11 +208,12 @@ impl Ring {
         self.entries.get(usize::try_from(seq.checked_sub(first)?).ok()?)
     }
 
-    fn drop_oldest(&mut self) {
+    fn drop_oldest(&mut self, ids: &RandomState) {
         if let Some(old) = self.entries.pop_front() {
             self.dropped += 1;
-            if self.ids.get(&old.request_id) == Some(&old.seq) {
-                self.ids.remove(&old.request_id);
+            let id = ids.hash_one(&old.request_id);
+            if self.ids.get(&id) == Some(&old.seq) {
+                self.ids.remove(&id);
             }
         }
     }
@@ -212,7 +223,7 @@ impl Filter {
     fn matches(&self, e: &Entry) -> bool {
         self.since.is_none_or(|s| e.seq > s)
             && self.code.is_none_or(|c| e.code == c)
-            && self.endpoint.as_deref().is_none_or(|name| e.endpoint.as_deref() == Some(name))
+            && self.endpoint.as_deref().is_none_or(|name| e.endpoint == Some(name))
     }
 
     /// Parses `endpoint=&code=&since=&limit=`; anything else is refused with what to send.
@@ -239,7 +250,7 @@ impl Filter {
 mod tests {
     use super::*;
 
-    fn entry(request_id: &str, sha: &str, fingerprint: u64) -> Entry {
+    fn entry(request_id: &str, sha: u64, fingerprint: u64) -> Entry {
         Entry {
             seq: 0,
             at_date: 0,
@@ -247,7 +258,7 @@ mod tests {
             request_id: request_id.into(),
             method: "POST".into(),
             path: "/p".into(),
-            endpoint: Some("hat".into()),
+            endpoint: Some("hat"),
             appkey: None,
             status: 200,
             code: 0,
@@ -260,7 +271,7 @@ mod tests {
             bytes_in: 0,
             bytes_out: 0,
             charged: false,
-            body: BodyMark { client_id: true, sha256: Some(sha.into()), fingerprint: Some(fingerprint) },
+            body: BodyMark { client_id: true, sha256: Some(sha), fingerprint: Some(fingerprint) },
         }
     }
 
@@ -271,15 +282,15 @@ mod tests {
     #[test]
     fn a_reused_id_is_linted_while_its_earlier_call_is_in_the_ring() {
         let rings = Rings::new(2);
-        rings.push("ak", entry("r1", "aa", 7));
-        rings.push("ak", entry("r1", "bb", 7));
-        rings.push("ak", entry("r2", "cc", 8));
-        rings.push("ak", entry("r1", "dd", 9));
+        rings.push("ak", entry("r1", 0xaa, 7));
+        rings.push("ak", entry("r1", 0xbb, 7));
+        rings.push("ak", entry("r2", 0xcc, 8));
+        rings.push("ak", entry("r1", 0xdd, 9));
         let view = rings.view("ak", &Filter::default());
         assert_eq!((view.recorded, view.dropped), (4, 2));
         assert_eq!(ids(&view), vec![vec![], vec!["request-id-reused"]]);
         let all = Rings::new(8);
-        for (sha, fp) in [("aa", 7), ("bb", 7), ("bb", 7)] {
+        for (sha, fp) in [(0xaa, 7), (0xbb, 7), (0xbb, 7)] {
             all.push("ak", entry("r1", sha, fp));
         }
         let reserialised = vec!["request-id-reused", "reserialised-body"];
@@ -288,10 +299,10 @@ mod tests {
 
     #[test]
     fn an_entry_shows_its_body_digest_and_never_its_hashes() {
-        let shown = serde_json::to_value(entry("r1", "aa", 0xab)).expect("json");
+        let shown = serde_json::to_value(entry("r1", 0x1234_5678_9abc_def0, 0xab)).expect("json");
         assert_eq!(shown["body_digest"], "00000000000000ab");
-        assert!(shown.get("body").is_none() && !shown.to_string().contains("\"aa\""), "{shown}");
-        let unkept = Entry { body: BodyMark::default(), ..entry("r1", "aa", 1) };
+        assert!(shown.get("body").is_none() && !shown.to_string().contains("123456789abcdef0"), "{shown}");
+        let unkept = Entry { body: BodyMark::default(), ..entry("r1", 0xaa, 1) };
         assert_eq!(serde_json::to_value(unkept).expect("json")["body_digest"], serde_json::Value::Null);
     }
 

@@ -3,7 +3,10 @@
 //!
 //! The digest is not a SHA-256 of the decoded image (hashing every image a second time
 //! costs): it is 16 hex digits, the CRC-32 of the base64 text as sent followed by the
-//! text's length. Two calls carrying the same image encoded the same way share it.
+//! text's length. Two calls carrying the same image encoded the same way share it. It is
+//! kept as a number and written as hex only when an entry is shown.
+
+use std::borrow::Cow;
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -12,8 +15,9 @@ use base64::Engine;
 use serde::Serialize;
 
 /// Base64 characters decoded for the header, shortest first: a png's or bmp's size is in
-/// its first bytes, a jpg's after its APP segments (a large EXIF block needs the last).
-const HEADS: [usize; 3] = [64, 4096, 65536];
+/// its first bytes, a plain jpg's within its first 192 (after APP0 and the quantisation
+/// tables), one with a large EXIF block further on.
+const HEADS: [usize; 3] = [256, 4096, 65536];
 
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
@@ -31,8 +35,9 @@ pub(crate) struct ImageInfo {
     pub height: Option<u32>,
     /// The decoded length, from the base64 text's length.
     pub bytes: u64,
-    /// See the module's documentation.
-    pub sha256: String,
+    /// See the module's documentation; shown as `sha256`.
+    #[serde(rename = "sha256", serialize_with = "hex16")]
+    pub digest: u64,
     /// The text uses the url-safe alphabet (`-` or `_`).
     #[serde(skip)]
     pub url_safe: bool,
@@ -60,28 +65,46 @@ pub(crate) fn describe(text: &[u8]) -> ImageInfo {
         width: size.and_then(|s| u32::try_from(s.width).ok()),
         height: size.and_then(|s| u32::try_from(s.height).ok()),
         bytes: ((text.len() - padding) as u64 * 3) / 4,
-        sha256: format!("{crc:08x}{:08x}", text.len() as u32),
+        digest: u64::from(crc) << 32 | u64::from(text.len() as u32),
         url_safe,
         text_len: text.len(),
     }
 }
 
+/// The digest as 16 hex digits.
+pub(crate) fn hex16<S: serde::Serializer>(digest: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{digest:016x}"))
+}
+
 /// The first `chars` base64 characters decoded, or nothing when they are not base64.
+/// Text without whitespace in the standard alphabet (nearly every image) is decoded where
+/// it lies; other text is cleaned into a copy first.
 fn decode_head(text: &[u8], chars: usize, url_safe: bool) -> Vec<u8> {
-    let mut head: Vec<u8> = text
-        .iter()
-        .take(chars)
-        .filter(|b| !b.is_ascii_whitespace())
-        .map(|&b| match (url_safe, b) {
-            (true, b'-') => b'+',
-            (true, b'_') => b'/',
-            _ => b,
-        })
-        .collect();
+    let taken = &text[..chars.min(text.len())];
+    let mut head: Cow<'_, [u8]> = if url_safe || taken.iter().any(u8::is_ascii_whitespace) {
+        Cow::Owned(
+            taken
+                .iter()
+                .filter(|b| !b.is_ascii_whitespace())
+                .map(|&b| match (url_safe, b) {
+                    (true, b'-') => b'+',
+                    (true, b'_') => b'/',
+                    _ => b,
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(taken)
+    };
     if head.len() < text.len() {
-        head.truncate(head.len() / 4 * 4);
+        let whole = head.len() / 4 * 4;
+        match &mut head {
+            Cow::Borrowed(b) => *b = &b[..whole],
+            Cow::Owned(v) => v.truncate(whole),
+        }
     }
-    LENIENT.decode(&head).unwrap_or_default()
+    // SIMD for the common case; the lenient engine for odd padding or trailing bits.
+    base64_simd::STANDARD.decode_to_vec(&*head).or_else(|_| LENIENT.decode(&head)).unwrap_or_default()
 }
 
 fn format_of(head: &[u8]) -> &'static str {
@@ -108,7 +131,8 @@ mod tests {
         let info = describe(text.as_bytes());
         assert_eq!((info.format, info.width, info.height), ("png", Some(96), Some(64)));
         assert_eq!(info.bytes, png.len() as u64);
-        assert_eq!(info.sha256.len(), 16);
+        let shown = serde_json::to_value(&info).expect("json");
+        assert_eq!(shown["sha256"], format!("{:08x}{:08x}", crc32fast::hash(text.as_bytes()), text.len()));
         assert!(!info.url_safe);
         let unknown = describe(b"not an image at all");
         assert_eq!((unknown.format, unknown.width), ("unknown", None));

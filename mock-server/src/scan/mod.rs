@@ -14,8 +14,8 @@ pub(crate) use image::{describe, ImageInfo};
 /// the body's bytes can go back before any wait. Never the image bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Summary {
-    /// SHA-256 of the bytes as received.
-    pub sha256: String,
+    /// The first 64 bits of the SHA-256 of the bytes as received (0 when not hashed).
+    pub sha256: u64,
     /// The JSON content's fingerprint, when the body was kept.
     pub fingerprint: Option<u64>,
     /// Format, size and digest of each image-like string, when the body was kept.
@@ -26,7 +26,7 @@ pub(crate) struct Summary {
 pub(crate) fn summarize(body: &Received) -> Summary {
     let kept = (!body.over_limit && !body.bytes.is_empty()).then(|| scan(&body.bytes));
     Summary {
-        sha256: body.sha256_hex.clone(),
+        sha256: body.sha256_hex.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0),
         fingerprint: kept.as_ref().map(|s| s.fingerprint),
         images: kept.map(|s| s.images.iter().map(|t| describe(t)).collect()).unwrap_or_default(),
     }
