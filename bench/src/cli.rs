@@ -22,7 +22,7 @@ options:
   --headline           the headline groups: headline, headline-pinned, headline-in-process
   --hardening          the hardening group: memory, stall, slow-clients, signature-cost
   --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor,
-                       baseline
+                       baseline, baseline-no-journal
   --soak N             N small metered requests afterwards; RSS printed every tenth
   --state              the emulator keeps its ledger in a state file
   -h, --help           this text
@@ -52,6 +52,8 @@ scenarios:
                          base64 decode of the image; target ≤ 1.3
     baseline             this build / an older mock-server named by BENCH_BASELINE
                          (e.g. one built from the commit before a restructure)
+    baseline-no-journal  the same with this build's journal off (--journal-capacity 0):
+                         what changed apart from the journal, which journal-cost prices
 
 wrk: Debian's package (apt-get install -y wrk); taskset comes with util-linux.
 ";

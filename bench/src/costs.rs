@@ -11,7 +11,8 @@ use crate::servers::Server;
 use crate::wrk;
 
 /// The cost measurements, in the order a full run takes them.
-pub const COSTS: [&str; 5] = ["journal-cost", "faults-cost", "state-cost", "large-floor", "baseline"];
+pub const COSTS: [&str; 6] =
+    ["journal-cost", "faults-cost", "state-cost", "large-floor", "baseline", "baseline-no-journal"];
 
 /// The environment variable naming an older `mock-server` binary for `baseline`.
 pub const BASELINE_ENV: &str = "BENCH_BASELINE";
@@ -30,10 +31,16 @@ pub async fn run(name: &str, plan: Plan) {
     let (what, pair) = match name {
         "journal-cost" => ("the journal ring on (default capacity) / --journal-capacity 0", journal().await),
         "faults-cost" => ("another account's rules armed / no rule on the server", faults().await),
-        "baseline" => match std::env::var_os(BASELINE_ENV) {
-            Some(exe) => ("this build / the build at $BENCH_BASELINE", baseline(exe.into()).await),
+        "baseline" | "baseline-no-journal" => match std::env::var_os(BASELINE_ENV) {
+            Some(exe) if name == "baseline" => {
+                ("this build / the build at $BENCH_BASELINE", baseline(exe.into(), &[]).await)
+            }
+            Some(exe) => (
+                "this build with --journal-capacity 0 / the build at $BENCH_BASELINE",
+                baseline(exe.into(), &["--journal-capacity", "0"]).await,
+            ),
             None => {
-                println!("baseline: skipped: set {BASELINE_ENV} to an older target/release/mock-server");
+                println!("{name}: skipped: set {BASELINE_ENV} to an older target/release/mock-server");
                 return;
             }
         },
@@ -96,8 +103,9 @@ async fn faults() -> Pair {
     pair
 }
 
-async fn baseline(exe: std::path::PathBuf) -> Pair {
-    pair(Server::emulator(false, None).await, Server::emulator_at(exe, false, &[], None).await).await
+/// This build (with `args`) against an older binary run as it was.
+async fn baseline(exe: std::path::PathBuf, args: &[&str]) -> Pair {
+    pair(Server::emulator_with(false, args, None).await, Server::emulator_at(exe, false, &[], None).await).await
 }
 
 async fn state() -> Pair {
