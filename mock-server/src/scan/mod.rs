@@ -28,7 +28,7 @@ pub(crate) fn summarize(body: &Received) -> Summary {
     Summary {
         sha256: body.sha256_hex.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0),
         fingerprint: kept.as_ref().map(|s| s.fingerprint),
-        images: kept.map(|s| s.images.iter().map(|t| describe(t)).collect()).unwrap_or_default(),
+        images: kept.map(|s| s.images.iter().map(|(text, crc)| describe(text, *crc)).collect()).unwrap_or_default(),
     }
 }
 
@@ -43,8 +43,8 @@ const MAGIC: [&[u8]; 8] = [b"/9j/", b"_9j_", b"iVBOR", b"Qk", b"R0lGOD", b"SUkq"
 /// What one pass found.
 #[derive(Debug)]
 pub(crate) struct Scanned<'a> {
-    /// Image-like strings, in order, with their escapes decoded.
-    pub images: Vec<Cow<'a, [u8]>>,
+    /// Image-like strings, in order, with their escapes decoded, and the CRC-32 of each.
+    pub images: Vec<(Cow<'a, [u8]>, u32)>,
     /// The same for documents that differ only in whitespace, string escapes (`\/`,
     /// `\u00e9`) or the order of their top-level members.
     pub fingerprint: u64,
@@ -63,11 +63,17 @@ pub(crate) fn scan(body: &[u8]) -> Scanned<'_> {
             b'"' => {
                 let (text, next) = string_at(body, i + 1);
                 member.feed(b"\"");
-                member.feed(&text);
-                member.feed(b"\"");
                 if looks_like_image(&text) {
-                    images.push(text);
+                    // An image counts by its CRC-32 and length: its text is read once, and
+                    // the CRC is the image's digest too.
+                    let crc = crc32fast::hash(&text);
+                    member.feed(&crc.to_le_bytes());
+                    member.feed(&(text.len() as u64).to_le_bytes());
+                    images.push((text, crc));
+                } else {
+                    member.feed(&text);
                 }
+                member.feed(b"\"");
                 i = next;
                 continue;
             }
@@ -203,6 +209,11 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(d, e);
+        // An image counts by its CRC-32 and length: escapes still do not matter, a byte does.
+        let image = |text: &str| scan(format!("{{\"image\":\"/9j/{text}\"}}").as_bytes()).fingerprint;
+        let plain = image("4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgK");
+        assert_eq!(plain, image("4AAQSkZJRgABAQAAAQABAAD\\/2wBDAAgGBgcGBQgHBwcJCQgK"));
+        assert_ne!(plain, image("4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgL"));
     }
 
     #[test]
