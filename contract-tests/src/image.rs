@@ -155,7 +155,8 @@ fn encode_png(width: u32, height: u32, rgb: &[u8], ground_truth: Option<&[u8]>) 
     png
 }
 
-fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+/// One PNG chunk: length, type, data and the CRC-32 of type and data.
+pub fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let len = u32::try_from(data.len()).unwrap_or_else(|_| panic!("a png chunk holds at most 4 GiB"));
     let crc = crc32(&[kind.as_slice(), data].concat());
     [&len.to_be_bytes()[..], kind, data, &crc.to_be_bytes()].concat()

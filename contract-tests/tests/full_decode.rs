@@ -56,24 +56,9 @@ fn large_png(edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         at += 12 + len;
     }
     edit(&mut data);
-    let typed: Vec<u8> = b"IDAT".iter().chain(&data).copied().collect();
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(&typed);
-    out.extend_from_slice(&crc32(&typed).to_be_bytes());
+    out.extend_from_slice(&contract_tests::image::png_chunk(b"IDAT", &data));
     out.extend_from_slice(&tail);
     out
-}
-
-/// CRC-32 as PNG computes it (ISO 3309), bit by bit: the suite's own, not the server's.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 /// The damaged images, by case name.

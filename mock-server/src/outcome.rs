@@ -13,7 +13,7 @@ use crate::registry::Event;
 #[derive(Debug)]
 pub(crate) struct Outcome<'a> {
     pub peer: SocketAddr,
-    pub method: &'a str,
+    pub method: &'a hyper::Method,
     pub path: &'a str,
     /// The endpoint the path names, if any.
     pub endpoint: Option<&'a str>,

@@ -135,7 +135,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
     };
     let kept = shared.record(&Outcome {
         peer,
-        method: parts.method.as_str(),
+        method: &parts.method,
         path,
         endpoint: endpoint.map(|e| e.name.as_str()),
         request_id: &request_id,

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod common;
-use common::temp_dir;
+use common::{binary, temp_dir, wait_for};
 
 const HAT: &str = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
 
@@ -30,7 +30,7 @@ struct Server {
 impl Server {
     fn start(dir: &Path, args: &[&str]) -> Server {
         let ready_file = dir.join("ready.json");
-        let child = Command::new(env!("CARGO_BIN_EXE_mock-server"))
+        let child = binary()
             .args(["--addr", "127.0.0.1:0", "--quiet", "--ready-file"])
             .arg(&ready_file)
             .args(args)
@@ -40,15 +40,8 @@ impl Server {
             .expect("start the binary");
         // Owned at once, so a failed start still stops the child (on drop).
         let mut server = Server { child, ready: serde_json::Value::Null };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(text) = std::fs::read_to_string(&ready_file) {
-                server.ready = serde_json::from_str(&text).expect("the ready file is json");
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("no ready file after 10 s");
+        server.ready = wait_for(&ready_file);
+        server
     }
 
     fn addr(&self) -> SocketAddr {

@@ -64,7 +64,7 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
         at_date: o.at_ms,
         at_ms: o.at_ms,
         request_id: o.request_id.to_string(),
-        method: method(o.method),
+        method: o.method.clone(),
         path: o.path.to_string(),
         endpoint: endpoint.map(|e| e.name.as_str()),
         appkey: o.appkey.map(str::to_string),
@@ -84,15 +84,6 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
             sha256: o.body.map(|b| b.sha256),
             fingerprint: o.body.and_then(|b| b.fingerprint),
         },
-    }
-}
-
-/// The standard methods borrowed, any other copied.
-fn method(name: &str) -> std::borrow::Cow<'static, str> {
-    const STANDARD: [&str; 9] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
-    match STANDARD.iter().find(|m| **m == name) {
-        Some(m) => std::borrow::Cow::Borrowed(m),
-        None => std::borrow::Cow::Owned(name.to_string()),
     }
 }
 

@@ -3,7 +3,6 @@
 //! entry holds what `journal-api` shows plus the body's hashes, which the lints of later
 //! calls compare.
 
-use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -30,8 +29,9 @@ pub(crate) struct Entry {
     pub at_date: i64,
     pub at_ms: i64,
     pub request_id: String,
-    /// The method's name: borrowed for the standard ones.
-    pub method: Cow<'static, str>,
+    /// A standard method is held without an allocation.
+    #[serde(serialize_with = "method")]
+    pub method: hyper::Method,
     pub path: String,
     /// The catalogue's name of the endpoint.
     pub endpoint: Option<&'static str>,
@@ -68,6 +68,10 @@ pub(crate) struct BodyMark {
 /// `at`: the entry's time as an `eop-date`.
 fn eop_date<S: serde::Serializer>(at_ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::clock::format_eop_date(at_ms.div_euclid(1000)))
+}
+
+fn method<S: serde::Serializer>(method: &hyper::Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(method.as_str())
 }
 
 /// `body_digest`: the fingerprint as 16 hex digits.
@@ -256,7 +260,7 @@ mod tests {
             at_date: 0,
             at_ms: 0,
             request_id: request_id.into(),
-            method: "POST".into(),
+            method: hyper::Method::POST,
             path: "/p".into(),
             endpoint: Some("hat"),
             appkey: None,
