@@ -44,7 +44,7 @@ pub(crate) struct Outcome<'a> {
     pub headers: &'a HeaderMap,
     /// What the journal reads of the body (its digest, fingerprint and images' headers),
     /// when it was read at all and the journal keeps entries.
-    pub body: Option<&'a crate::scan::Summary>,
+    pub body: Option<crate::scan::Summary>,
 }
 
 /// How an answer was decided.

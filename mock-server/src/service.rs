@@ -133,7 +133,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
             None => (None, shared.registry.clock().now_ms()),
         },
     };
-    let kept = shared.record(&Outcome {
+    let kept = shared.record(Outcome {
         peer,
         method: &parts.method,
         path,
@@ -153,7 +153,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         forced: fault.is_some(),
         verdict: Verdict::of(rendered.code, by_header, fault.is_some()),
         headers: &parts.headers,
-        body: summary.as_ref(),
+        body: summary,
     });
     // A charged call is committed to the state file before its answer leaves.
     match kept.durable().await {

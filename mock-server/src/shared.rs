@@ -114,12 +114,13 @@ impl Shared {
 
     /// Records a served request: its log line and counters, and the change it made.
     /// The receipt resolves once the change is kept: a charged call's answer waits for it.
-    pub fn record(&self, outcome: &Outcome<'_>) -> Receipt {
-        self.journal.record(outcome);
-        match (&self.store, outcome.event()) {
+    pub fn record(&self, outcome: Outcome<'_>) -> Receipt {
+        let receipt = match (&self.store, outcome.event()) {
             (Some(store), Some(event)) => store.apply(event),
             _ => Receipt::none(),
-        }
+        };
+        self.journal.record(outcome);
+        receipt
     }
 
     /// The number of the next call the gateway admitted.

@@ -24,11 +24,12 @@ pub(crate) mod id {
     pub const IMAGE_NEAR_DIMENSION_LIMIT: &str = "image-near-dimension-limit";
     pub const LIVENESS_FRAMES: &str = "liveness-frames-outside-advised";
     pub const ACTION_FRAMES: &str = "action-frames-below-advised";
-    pub const REQUEST_ID_REUSED: &str = "request-id-reused";
     pub const EOP_DATE_DRIFT: &str = "eop-date-drift";
+    pub const REQUEST_ID_REUSED: &str = "request-id-reused";
     pub const RESERIALISED_BODY: &str = "reserialised-body";
 
-    #[cfg(test)]
+    /// Every id, in the order an entry shows them: a lint's place here is its bit in a
+    /// [`LintSet`](super::LintSet).
     pub const ALL: [&str; 10] = [
         UNSIGNED_APPKEY,
         UNSORTED_SIGNED_HEADERS,
@@ -37,10 +38,38 @@ pub(crate) mod id {
         IMAGE_NEAR_DIMENSION_LIMIT,
         LIVENESS_FRAMES,
         ACTION_FRAMES,
-        REQUEST_ID_REUSED,
         EOP_DATE_DRIFT,
+        REQUEST_ID_REUSED,
         RESERIALISED_BODY,
     ];
+}
+
+/// The lints of one request, one bit each in the order of `id::ALL`: recording them
+/// allocates nothing, and they are looked up in the declarations only when shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LintSet(u16);
+
+impl LintSet {
+    pub fn add(&mut self, lint: &str) {
+        if let Some(bit) = id::ALL.iter().position(|id| *id == lint) {
+            self.0 |= 1 << bit;
+        }
+    }
+
+    pub fn union(self, other: LintSet) -> LintSet {
+        LintSet(self.0 | other.0)
+    }
+
+    /// The declared lints, in the order of `id::ALL`.
+    pub fn iter(self) -> impl Iterator<Item = &'static Lint> {
+        id::ALL.iter().enumerate().filter(move |(bit, _)| self.0 & (1 << bit) != 0).filter_map(|(_, id)| get(id))
+    }
+}
+
+impl Serialize for LintSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 // The headers read, named once (a lookup by a `&str` parses the name every time).
@@ -92,43 +121,52 @@ pub(crate) struct Seen<'a> {
     pub signature_refused: bool,
 }
 
-/// The lints that one request shows by itself, in the order of `id::ALL`.
-pub(crate) fn of_request(seen: &Seen<'_>) -> Vec<&'static str> {
-    let mut found = Vec::new();
-    let signed = signed_headers(seen.headers);
-    if let Some(signed) = &signed {
-        if seen.headers.contains_key(&APPKEY) && !signed.iter().any(|h| h.eq_ignore_ascii_case("appkey")) {
-            found.push(id::UNSIGNED_APPKEY);
+/// The lints that one request shows by itself.
+pub(crate) fn of_request(seen: &Seen<'_>) -> LintSet {
+    let mut found = LintSet::default();
+    if let Some(signed) = signed_headers(seen.headers) {
+        if seen.headers.contains_key(&APPKEY) && !signed.clone().any(|h| h.eq_ignore_ascii_case("appkey")) {
+            found.add(id::UNSIGNED_APPKEY);
         }
         let after =
             |a: &str, b: &str| a.bytes().map(|c| c.to_ascii_lowercase()).gt(b.bytes().map(|c| c.to_ascii_lowercase()));
-        if !seen.signature_refused && signed.windows(2).any(|w| after(w[0], w[1])) {
-            found.push(id::UNSORTED_SIGNED_HEADERS);
+        let unsorted = signed.clone().zip(signed.skip(1)).any(|(a, b)| after(a, b));
+        if !seen.signature_refused && unsorted {
+            found.add(id::UNSORTED_SIGNED_HEADERS);
         }
     }
     if seen.images.iter().any(|i| i.url_safe) {
-        found.push(id::URL_SAFE_BASE64);
+        found.add(id::URL_SAFE_BASE64);
     }
     if let Some(endpoint) = seen.endpoint {
-        found.extend(of_images(endpoint, seen.images));
+        found = found.union(of_images(endpoint, seen.images));
     }
     if date_drifts(seen.headers, seen.now_ms) {
-        found.push(id::EOP_DATE_DRIFT);
+        found.add(id::EOP_DATE_DRIFT);
     }
     found
 }
 
 /// The names in `Headers=` of `eop-authorization`, when it has that part.
-fn signed_headers(headers: &HeaderMap) -> Option<Vec<&str>> {
-    let auth = headers.get(&AUTHORIZATION)?.to_str().ok()?;
-    let list = auth.split_whitespace().find_map(|part| part.strip_prefix("Headers="))?;
-    Some(list.split(';').filter(|h| !h.is_empty()).collect())
+fn signed_headers(headers: &HeaderMap) -> Option<impl Iterator<Item = &str> + Clone> {
+    let auth = std::str::from_utf8(headers.get(&AUTHORIZATION)?.as_bytes()).ok()?;
+    // The first part that starts with `Headers=` (parts are separated by whitespace).
+    let mut from = 0;
+    let list = loop {
+        let at = from + auth[from..].find("Headers=")?;
+        if at == 0 || auth.as_bytes()[at - 1].is_ascii_whitespace() {
+            break &auth[at + "Headers=".len()..];
+        }
+        from = at + 1;
+    };
+    let list = &list[..list.find(|c: char| c.is_ascii_whitespace()).unwrap_or(list.len())];
+    Some(list.split(';').filter(|h| !h.is_empty()))
 }
 
-fn of_images(endpoint: &Endpoint, images: &[ImageInfo]) -> Vec<&'static str> {
-    let mut found = Vec::new();
+fn of_images(endpoint: &Endpoint, images: &[ImageInfo]) -> LintSet {
+    let mut found = LintSet::default();
     if images.iter().any(|i| near(i.text_len as u64, endpoint.image_limit as u64)) {
-        found.push(id::IMAGE_NEAR_SIZE_LIMIT);
+        found.add(id::IMAGE_NEAR_SIZE_LIMIT);
     }
     // The limits and the manual's advice are the endpoint's data (fixtures/routes.json).
     let (max_size, frames, lint): (Option<&Size>, Option<&Count>, &'static str) = match &endpoint.capability {
@@ -142,14 +180,14 @@ fn of_images(endpoint: &Endpoint, images: &[ImageInfo]) -> Vec<&'static str> {
             || i.height.is_some_and(|h| near(u64::from(h), u64::from(size.height)))
     };
     if max_size.is_some_and(|size| images.iter().any(|i| near_dimension(size, i))) {
-        found.push(id::IMAGE_NEAR_DIMENSION_LIMIT);
+        found.add(id::IMAGE_NEAR_DIMENSION_LIMIT);
     }
     if let Some(frames) = frames.filter(|_| !images.is_empty()) {
         let n = images.len();
         let below = frames.advised_min.is_some_and(|min| n < min);
         let above = frames.advised_max.is_some_and(|max| n > max);
         if below || above {
-            found.push(lint);
+            found.add(lint);
         }
     }
     found
@@ -183,6 +221,35 @@ mod tests {
         for lint in declared() {
             assert!(lint.manual.starts_with('§') && !lint.message.is_empty() && !lint.fix.is_empty(), "{lint:?}");
         }
+    }
+
+    #[test]
+    fn a_lint_set_shows_its_lints_in_the_declared_order_once_each() {
+        let mut set = LintSet::default();
+        for lint in
+            [id::RESERIALISED_BODY, id::UNSIGNED_APPKEY, id::EOP_DATE_DRIFT, id::UNSIGNED_APPKEY, "no-such-lint"]
+        {
+            set.add(lint);
+        }
+        let shown: Vec<&str> = set.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(shown, [id::UNSIGNED_APPKEY, id::EOP_DATE_DRIFT, id::RESERIALISED_BODY]);
+        let json = serde_json::to_value(set).expect("json");
+        assert_eq!(json[1]["id"], id::EOP_DATE_DRIFT);
+        assert!(json[1]["manual"].as_str().is_some_and(|m| m.starts_with('§')), "{json}");
+    }
+
+    #[test]
+    fn the_signed_headers_are_the_part_that_starts_with_headers() {
+        let listed = |auth: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(&AUTHORIZATION, auth.parse().expect("value"));
+            signed_headers(&headers).map(|h| h.collect::<Vec<_>>().join(","))
+        };
+        assert_eq!(listed("AK Headers=a;b Signature=x"), Some("a,b".into()));
+        assert_eq!(listed("AK xHeaders=z\tHeaders=c;;d\tSignature=x"), Some("c,d".into()));
+        assert_eq!(listed("AK Headers=appkey;eop-date"), Some("appkey,eop-date".into()));
+        assert_eq!(listed("AK Signature=x"), None);
+        assert_eq!(listed("AK xHeaders=a"), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod stats;
 
 use crate::catalogue::Catalogue;
 use crate::outcome::Outcome;
-use crate::scan::ImageInfo;
+use crate::scan::Summary;
 
 pub(crate) use ring::{Filter, Rings, DEFAULT_CAPACITY, MAX_CAPACITY};
 pub(crate) use stats::Stats;
@@ -31,23 +31,27 @@ impl Journal {
     pub fn keeps_entries(&self) -> bool {
         self.rings.capacity() > 0
     }
-    pub fn record(&self, outcome: &Outcome<'_>) {
-        self.stats.count(outcome);
+    pub fn record(&self, mut outcome: Outcome<'_>) {
+        self.stats.count(&outcome);
+        let body = outcome.body.take();
         if let Some(ak) = outcome.ak.filter(|_| self.rings.capacity() > 0) {
-            self.rings.push(ak, entry(outcome));
+            self.rings.push(ak, entry(&outcome, body));
         }
         if self.quiet || (outcome.reason.is_none() && outcome.note.is_none() && !self.log_all) {
             return;
         }
-        self.log.line(format_line(outcome));
+        self.log.line(format_line(&outcome));
     }
 }
 
 /// The journal's entry for a request: everything but the seq and the ring's own lints.
-fn entry(o: &Outcome<'_>) -> ring::Entry {
+fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
     let catalogue = Catalogue::get();
     let endpoint = o.endpoint.and_then(|name| catalogue.endpoint(name));
-    let images: Vec<ImageInfo> = o.body.map(|b| b.images.clone()).unwrap_or_default();
+    let (sha256, fingerprint, images) = match body {
+        Some(b) => (Some(b.sha256), b.fingerprint, b.images),
+        None => (None, None, Vec::new()),
+    };
     let seen = lints::Seen {
         headers: o.headers,
         endpoint,
@@ -64,6 +68,7 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
         at_date: o.at_ms,
         at_ms: o.at_ms,
         request_id: o.request_id.to_string(),
+        id_hash: 0,
         method: o.method.clone(),
         path: o.path.to_string(),
         endpoint: endpoint.map(|e| e.name.as_str()),
@@ -73,17 +78,13 @@ fn entry(o: &Outcome<'_>) -> ring::Entry {
         verdict: o.verdict.as_str(),
         check,
         reason: o.reason.map(str::to_string),
-        lints: lints::of_request(&seen).into_iter().filter_map(lints::get).collect(),
+        lints: lints::of_request(&seen),
         images,
         elapsed_ms: o.elapsed.as_secs_f64() * 1000.0,
         bytes_in: o.bytes_in,
         bytes_out: o.bytes_out,
         charged: o.charge.is_some(),
-        body: ring::BodyMark {
-            client_id: o.headers.contains_key(&lints::REQUEST_ID),
-            sha256: o.body.map(|b| b.sha256),
-            fingerprint: o.body.and_then(|b| b.fingerprint),
-        },
+        body: ring::BodyMark { client_id: o.headers.contains_key(&lints::REQUEST_ID), sha256, fingerprint },
     }
 }
 

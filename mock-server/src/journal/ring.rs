@@ -5,12 +5,12 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
-use super::lints::{self, id, Lint};
+use super::lints::{id, LintSet};
 use crate::scan::ImageInfo;
 
 /// The default capacity per account (`--journal-capacity`).
@@ -29,6 +29,9 @@ pub(crate) struct Entry {
     pub at_date: i64,
     pub at_ms: i64,
     pub request_id: String,
+    /// The request id's hash, which [`Ring::ids`] is keyed by (set when pushed).
+    #[serde(skip)]
+    pub id_hash: u64,
     /// A standard method is held without an allocation.
     #[serde(serialize_with = "method")]
     pub method: hyper::Method,
@@ -41,7 +44,7 @@ pub(crate) struct Entry {
     pub verdict: &'static str,
     pub check: Option<&'static str>,
     pub reason: Option<String>,
-    pub lints: Vec<&'static Lint>,
+    pub lints: LintSet,
     pub images: Vec<ImageInfo>,
     pub elapsed_ms: f64,
     pub bytes_in: u64,
@@ -96,12 +99,32 @@ pub(crate) struct Rings {
 struct Ring {
     entries: VecDeque<Entry>,
     /// The hash of a request id → the seq of the latest entry still in the ring whose id
-    /// has that hash (its id is compared before it is taken for the same).
-    ids: HashMap<u64, u64>,
+    /// has that hash (its id is compared before it is taken for the same). The key is
+    /// already a keyed hash, so the map does not hash it again.
+    ids: HashMap<u64, u64, BuildHasherDefault<Hashed>>,
     recorded: u64,
     dropped: u64,
     /// Seq numbers keep counting across resets, so a reader's `since` never misses one.
     next_seq: u64,
+}
+
+/// The hasher of a key that is a hash already: it passes it through.
+#[derive(Debug, Default)]
+struct Hashed(u64);
+
+impl Hasher for Hashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else is folded in, never lost.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// The query of `GET /__mock/accounts/{ak}/journal`.
@@ -144,6 +167,7 @@ impl Rings {
             return;
         }
         let id = self.ids.hash_one(&entry.request_id);
+        entry.id_hash = id;
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let ring = match accounts.get_mut(ak) {
             Some(ring) => ring,
@@ -151,13 +175,13 @@ impl Rings {
         };
         ring.next_seq += 1;
         entry.seq = ring.next_seq;
-        entry.lints.extend(ring.history_lints(id, &entry).into_iter().filter_map(lints::get));
+        entry.lints = entry.lints.union(ring.history_lints(id, &entry));
         if entry.body.client_id {
             ring.ids.insert(id, entry.seq);
         }
         ring.recorded += 1;
         if ring.entries.len() >= self.capacity {
-            ring.drop_oldest(&self.ids);
+            ring.drop_oldest();
         }
         ring.entries.push_back(entry);
     }
@@ -190,19 +214,20 @@ impl Rings {
 
 impl Ring {
     /// `request-id-reused` and `reserialised-body`, against the latest entry with this id.
-    fn history_lints(&self, id: u64, entry: &Entry) -> Vec<&'static str> {
+    fn history_lints(&self, id: u64, entry: &Entry) -> LintSet {
+        let mut found = LintSet::default();
         if !entry.body.client_id {
-            return Vec::new();
+            return found;
         }
         let earlier = self.ids.get(&id).and_then(|seq| self.get(*seq));
         let Some(earlier) = earlier.filter(|e| e.request_id == entry.request_id) else {
-            return Vec::new();
+            return found;
         };
-        let mut found = vec![id::REQUEST_ID_REUSED];
+        found.add(id::REQUEST_ID_REUSED);
         let (now, then) = (&entry.body, &earlier.body);
         let same_content = now.fingerprint.is_some() && now.fingerprint == then.fingerprint;
         if same_content && now.sha256 != then.sha256 {
-            found.push(id::RESERIALISED_BODY);
+            found.add(id::RESERIALISED_BODY);
         }
         found
     }
@@ -212,12 +237,11 @@ impl Ring {
         self.entries.get(usize::try_from(seq.checked_sub(first)?).ok()?)
     }
 
-    fn drop_oldest(&mut self, ids: &RandomState) {
+    fn drop_oldest(&mut self) {
         if let Some(old) = self.entries.pop_front() {
             self.dropped += 1;
-            let id = ids.hash_one(&old.request_id);
-            if self.ids.get(&id) == Some(&old.seq) {
-                self.ids.remove(&id);
+            if self.ids.get(&old.id_hash) == Some(&old.seq) {
+                self.ids.remove(&old.id_hash);
             }
         }
     }
@@ -260,6 +284,7 @@ mod tests {
             at_date: 0,
             at_ms: 0,
             request_id: request_id.into(),
+            id_hash: 0,
             method: hyper::Method::POST,
             path: "/p".into(),
             endpoint: Some("hat"),
@@ -269,7 +294,7 @@ mod tests {
             verdict: "accepted",
             check: None,
             reason: None,
-            lints: Vec::new(),
+            lints: LintSet::default(),
             images: Vec::new(),
             elapsed_ms: 0.0,
             bytes_in: 0,

@@ -6,8 +6,6 @@
 //! text's length. Two calls carrying the same image encoded the same way share it. It is
 //! kept as a number and written as hex only when an entry is shown.
 
-use std::borrow::Cow;
-
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
@@ -49,18 +47,23 @@ pub(crate) struct ImageInfo {
 /// Describes the image whose base64 text is `text` and whose CRC-32 is `crc`.
 pub(crate) fn describe(text: &[u8], crc: u32) -> ImageInfo {
     let url_safe = memchr::memchr2(b'-', b'_', text).is_some();
-    let mut head = decode_head(text, HEADS[0], url_safe);
-    let mut size = imagesize::blob_size(&head).ok();
+    // The first head is decoded on the stack; a longer one (a jpg with a large EXIF block)
+    // into a buffer of its own.
+    let mut small = [0u8; HEADS[0] / 4 * 3];
+    let mut large = Vec::new();
+    let mut head: &[u8] = decode_head(text, HEADS[0], url_safe, &mut small);
+    let mut size = imagesize::blob_size(head).ok();
     for pair in HEADS.windows(2) {
         if size.is_some() || text.len() <= pair[0] {
             break;
         }
-        head = decode_head(text, pair[1], url_safe);
-        size = imagesize::blob_size(&head).ok();
+        large.resize(pair[1] / 4 * 3, 0);
+        head = decode_head(text, pair[1], url_safe, &mut large);
+        size = imagesize::blob_size(head).ok();
     }
     let padding = text.iter().rev().take_while(|&&b| b == b'=').count();
     ImageInfo {
-        format: format_of(&head),
+        format: format_of(head),
         width: size.and_then(|s| u32::try_from(s.width).ok()),
         height: size.and_then(|s| u32::try_from(s.height).ok()),
         bytes: ((text.len() - padding) as u64 * 3) / 4,
@@ -75,35 +78,42 @@ pub(crate) fn hex16<S: serde::Serializer>(digest: &u64, s: S) -> Result<S::Ok, S
     s.serialize_str(&format!("{digest:016x}"))
 }
 
-/// The first `chars` base64 characters decoded, or nothing when they are not base64.
-/// Text without whitespace in the standard alphabet (nearly every image) is decoded where
-/// it lies; other text is cleaned into a copy first.
-fn decode_head(text: &[u8], chars: usize, url_safe: bool) -> Vec<u8> {
+/// The first `chars` base64 characters decoded into `out` (`chars / 4 * 3` bytes long),
+/// or nothing when they are not base64. Text in the standard alphabet without whitespace
+/// (nearly every image) is decoded where it lies; only when that fails, or the text is
+/// url-safe, is it cleaned into a copy first.
+fn decode_head<'o>(text: &[u8], chars: usize, url_safe: bool, out: &'o mut [u8]) -> &'o [u8] {
     let taken = &text[..chars.min(text.len())];
-    let mut head: Cow<'_, [u8]> = if url_safe || taken.iter().any(u8::is_ascii_whitespace) {
-        Cow::Owned(
-            taken
-                .iter()
-                .filter(|b| !b.is_ascii_whitespace())
-                .map(|&b| match (url_safe, b) {
-                    (true, b'-') => b'+',
-                    (true, b'_') => b'/',
-                    _ => b,
-                })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(taken)
-    };
-    if head.len() < text.len() {
-        let whole = head.len() / 4 * 4;
-        match &mut head {
-            Cow::Borrowed(b) => *b = &b[..whole],
-            Cow::Owned(v) => v.truncate(whole),
+    if !url_safe {
+        if let Some(n) = decode_whole(taken, text.len(), out) {
+            return &out[..n];
+        }
+        if !taken.iter().any(u8::is_ascii_whitespace) {
+            return &[];
         }
     }
+    let cleaned: Vec<u8> = taken
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace())
+        .map(|&b| match (url_safe, b) {
+            (true, b'-') => b'+',
+            (true, b'_') => b'/',
+            _ => b,
+        })
+        .collect();
+    let n = decode_whole(&cleaned, if taken.len() < text.len() { usize::MAX } else { cleaned.len() }, out);
+    &out[..n.unwrap_or(0)]
+}
+
+/// `head` decoded into `out`, cut to whole groups of four when the text goes on past it
+/// (`text_len` longer than the head); the length decoded, or `None` when it is not base64.
+fn decode_whole(head: &[u8], text_len: usize, out: &mut [u8]) -> Option<usize> {
+    let head = if head.len() < text_len { &head[..head.len() / 4 * 4] } else { head };
     // SIMD for the common case; the lenient engine for odd padding or trailing bits.
-    base64_simd::STANDARD.decode_to_vec(&*head).or_else(|_| LENIENT.decode(&head)).unwrap_or_default()
+    match base64_simd::STANDARD.decode(head, base64_simd::Out::from_slice(out)) {
+        Ok(decoded) => Some(decoded.len()),
+        Err(_) => LENIENT.decode_slice(head, out).ok(),
+    }
 }
 
 fn format_of(head: &[u8]) -> &'static str {
@@ -135,5 +145,19 @@ mod tests {
         assert!(!info.url_safe);
         let unknown = describe(b"not an image at all", 0);
         assert_eq!((unknown.format, unknown.width), ("unknown", None));
+    }
+
+    #[test]
+    fn a_text_of_any_length_or_alphabet_is_described_without_a_panic() {
+        let png = compose(&Scene::default(), 96, 64, ImageFormat::Png).expect("image");
+        let text = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&png);
+        for len in (0..text.len()).chain([HEADS[0] - 1, HEADS[0] + 1, HEADS[1] + 3]) {
+            let cut = &text.as_bytes()[..len.min(text.len())];
+            let _ = describe(cut, 0);
+            let odd: Vec<u8> = cut.iter().map(|&b| if b == b'+' { b'-' } else { b }).chain(*b" \n=").collect();
+            let _ = describe(&odd, 0);
+        }
+        let spaced: Vec<u8> = text.bytes().flat_map(|b| [b, b'\n']).collect();
+        assert_eq!(describe(&spaced, 0).format, "png");
     }
 }

@@ -25,10 +25,14 @@ pub(crate) struct Summary {
 /// The summary of a body as received.
 pub(crate) fn summarize(body: &Received) -> Summary {
     let kept = (!body.over_limit && !body.bytes.is_empty()).then(|| scan(&body.bytes));
+    let (fingerprint, images) = match kept {
+        Some(s) => (Some(s.fingerprint), s.images),
+        None => (None, Vec::new()),
+    };
     Summary {
         sha256: body.sha256_hex.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0),
-        fingerprint: kept.as_ref().map(|s| s.fingerprint),
-        images: kept.map(|s| s.images.iter().map(|(text, crc)| describe(text, *crc)).collect()).unwrap_or_default(),
+        fingerprint,
+        images,
     }
 }
 
@@ -42,16 +46,16 @@ const MAGIC: [&[u8]; 8] = [b"/9j/", b"_9j_", b"iVBOR", b"Qk", b"R0lGOD", b"SUkq"
 
 /// What one pass found.
 #[derive(Debug)]
-pub(crate) struct Scanned<'a> {
-    /// Image-like strings, in order, with their escapes decoded, and the CRC-32 of each.
-    pub images: Vec<(Cow<'a, [u8]>, u32)>,
+pub(crate) struct Scanned {
+    /// Image-like strings, in order, described (their escapes decoded first).
+    pub images: Vec<ImageInfo>,
     /// The same for documents that differ only in whitespace, string escapes (`\/`,
     /// `\u00e9`) or the order of their top-level members.
     pub fingerprint: u64,
 }
 
 /// Scans `body`. Bytes that are not JSON give some fingerprint and no images; never a panic.
-pub(crate) fn scan(body: &[u8]) -> Scanned<'_> {
+pub(crate) fn scan(body: &[u8]) -> Scanned {
     let mut images = Vec::new();
     let mut member = Member::default();
     let mut total: u64 = 0;
@@ -69,7 +73,7 @@ pub(crate) fn scan(body: &[u8]) -> Scanned<'_> {
                     let crc = crc32fast::hash(&text);
                     member.feed(&crc.to_le_bytes());
                     member.feed(&(text.len() as u64).to_le_bytes());
-                    images.push((text, crc));
+                    images.push(describe(&text, crc));
                 } else {
                     member.feed(&text);
                 }
