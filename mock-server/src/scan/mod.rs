@@ -89,35 +89,56 @@ pub(crate) fn scan(body: &[u8]) -> Scanned {
             }
             b'{' | b'[' => {
                 depth += 1;
-                member.feed(&[b]);
+                member.byte(b);
             }
             b'}' | b']' if depth <= 1 => depth = 0,
             b'}' | b']' => {
                 depth -= 1;
-                member.feed(&[b]);
+                member.byte(b);
             }
-            _ => member.feed(&[b]),
+            _ => member.byte(b),
         }
         i += 1;
     }
     Scanned { images, fingerprint: total.wrapping_add(member.finish()) }
 }
 
-/// One top-level member being hashed.
+/// One top-level member being hashed. Single bytes (numbers, `:`, `true`) are gathered
+/// and hashed a few at a time: the CRC's cost is per call as much as per byte.
 #[derive(Default)]
 struct Member {
     crc: crc32fast::Hasher,
     len: u64,
+    gathered: [u8; 32],
+    gathered_len: usize,
 }
 
 impl Member {
     fn feed(&mut self, bytes: &[u8]) {
+        self.flush();
         self.crc.update(bytes);
         self.len += bytes.len() as u64;
     }
 
+    fn byte(&mut self, b: u8) {
+        if self.gathered_len == self.gathered.len() {
+            self.flush();
+        }
+        self.gathered[self.gathered_len] = b;
+        self.gathered_len += 1;
+    }
+
+    fn flush(&mut self) {
+        if self.gathered_len > 0 {
+            self.crc.update(&self.gathered[..self.gathered_len]);
+            self.len += self.gathered_len as u64;
+            self.gathered_len = 0;
+        }
+    }
+
     /// The member's hash, mixed so that a sum over members stays well spread; 0 for none.
     fn finish(&mut self) -> u64 {
+        self.flush();
         let done = std::mem::take(self);
         if done.len == 0 {
             return 0;
