@@ -149,11 +149,13 @@ pub(crate) fn of_request(seen: &Seen<'_>) -> LintSet {
 
 /// The names in `Headers=` of `eop-authorization`, when it has that part.
 fn signed_headers(headers: &HeaderMap) -> Option<impl Iterator<Item = &str> + Clone> {
+    static HEADERS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Headers="));
     let auth = std::str::from_utf8(headers.get(&AUTHORIZATION)?.as_bytes()).ok()?;
     // The first part that starts with `Headers=` (parts are separated by whitespace).
     let mut from = 0;
     let list = loop {
-        let at = from + auth[from..].find("Headers=")?;
+        let at = from + HEADERS.find(&auth.as_bytes()[from..])?;
         if at == 0 || auth.as_bytes()[at - 1].is_ascii_whitespace() {
             break &auth[at + "Headers=".len()..];
         }

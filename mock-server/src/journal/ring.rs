@@ -232,9 +232,11 @@ impl Ring {
         found
     }
 
+    /// The entry numbered `seq`, counted back from the newest: the oldest entry, far from
+    /// any cache, is not read to find it.
     fn get(&self, seq: u64) -> Option<&Entry> {
-        let first = self.entries.front()?.seq;
-        self.entries.get(usize::try_from(seq.checked_sub(first)?).ok()?)
+        let back = self.entries.back()?.seq.checked_sub(seq)?;
+        self.entries.get(self.entries.len().checked_sub(1)?.checked_sub(usize::try_from(back).ok()?)?)
     }
 
     fn drop_oldest(&mut self) {
