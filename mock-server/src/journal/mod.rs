@@ -7,7 +7,10 @@ mod lints;
 mod ring;
 mod stats;
 
-use crate::catalogue::Catalogue;
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use crate::catalogue::{Catalogue, Endpoint};
 use crate::outcome::Outcome;
 use crate::scan::Summary;
 
@@ -67,12 +70,12 @@ fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
         seq: 0,
         at_date: o.at_ms,
         at_ms: o.at_ms,
-        request_id: o.request_id.to_string(),
+        request_id: ring::Text::new(o.request_id),
         id_hash: 0,
         method: o.method.clone(),
-        path: o.path.to_string(),
+        path: kept_path(endpoint, o.path),
         endpoint: endpoint.map(|e| e.name.as_str()),
-        appkey: o.appkey.map(str::to_string),
+        appkey: o.appkey.map(ring::Text::new),
         status: o.status,
         code: o.code,
         verdict: o.verdict.as_str(),
@@ -85,6 +88,20 @@ fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
         bytes_out: o.bytes_out,
         charged: o.charge.is_some(),
         body: ring::BodyMark { client_id: o.headers.contains_key(&lints::REQUEST_ID), sha256, fingerprint },
+    }
+}
+
+/// The path as an entry keeps it: an endpoint's own path is shared, any other copied.
+fn kept_path(endpoint: Option<&Endpoint>, path: &str) -> Cow<'static, str> {
+    static PATHS: OnceLock<Vec<String>> = OnceLock::new();
+    let catalogue = Catalogue::get();
+    let paths = PATHS.get_or_init(|| {
+        catalogue.endpoints.iter().map(|e| format!("{}{}/{}", catalogue.prefix, e.api_id, e.path)).collect()
+    });
+    let at = endpoint.and_then(|e| catalogue.endpoints.iter().position(|c| std::ptr::eq(c, e)));
+    match at.and_then(|i| paths.get(i)).filter(|p| p.as_str() == path) {
+        Some(shared) => Cow::Borrowed(shared.as_str()),
+        None => Cow::Owned(path.to_string()),
     }
 }
 
@@ -110,4 +127,19 @@ fn format_line(o: &Outcome<'_>) -> String {
         line.push_str(&format!(" note={note:?}"));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoints_own_path_is_shared_and_any_other_copied() {
+        let catalogue = Catalogue::get();
+        let hat = catalogue.endpoint("hat").expect("hat");
+        let path = format!("{}{}/{}", catalogue.prefix, hat.api_id, hat.path);
+        assert!(matches!(kept_path(Some(hat), &path), Cow::Borrowed(p) if p == path));
+        assert!(matches!(kept_path(Some(hat), "/elsewhere"), Cow::Owned(p) if p == "/elsewhere"));
+        assert!(matches!(kept_path(None, &path), Cow::Owned(p) if p == path));
+    }
 }

@@ -3,6 +3,7 @@
 //! entry holds what `journal-api` shows plus the body's hashes, which the lints of later
 //! calls compare.
 
+use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -28,17 +29,18 @@ pub(crate) struct Entry {
     #[serde(rename = "at", serialize_with = "eop_date")]
     pub at_date: i64,
     pub at_ms: i64,
-    pub request_id: String,
+    pub request_id: Text,
     /// The request id's hash, which [`Ring::ids`] is keyed by (set when pushed).
     #[serde(skip)]
     pub id_hash: u64,
     /// A standard method is held without an allocation.
     #[serde(serialize_with = "method")]
     pub method: hyper::Method,
-    pub path: String,
+    /// An endpoint's own path is shared with the catalogue; any other is copied.
+    pub path: Cow<'static, str>,
     /// The catalogue's name of the endpoint.
     pub endpoint: Option<&'static str>,
-    pub appkey: Option<String>,
+    pub appkey: Option<Text>,
     pub status: u16,
     pub code: u32,
     pub verdict: &'static str,
@@ -55,6 +57,49 @@ pub(crate) struct Entry {
     /// a retry of the same request from a new one.
     #[serde(rename = "body_digest", serialize_with = "body_digest")]
     pub body: BodyMark,
+}
+
+/// Text kept in the entry itself when it is short, as a request id nearly always is (a
+/// uuid is 36 characters), and on the heap otherwise: recording a request allocates less.
+#[derive(Clone)]
+pub(crate) enum Text {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+const INLINE: usize = 46;
+
+impl Text {
+    pub fn new(text: &str) -> Text {
+        let mut bytes = [0u8; INLINE];
+        match (bytes.get_mut(..text.len()), u8::try_from(text.len())) {
+            (Some(inline), Ok(len)) => {
+                inline.copy_from_slice(text.as_bytes());
+                Text::Inline { len, bytes }
+            }
+            _ => Text::Heap(text.into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Copied whole from a `&str` in `new`, so always UTF-8.
+            Text::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            Text::Heap(text) => text,
+        }
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// A body, reduced to what `request-id-reused` and `reserialised-body` compare.
@@ -166,7 +211,7 @@ impl Rings {
         if self.capacity == 0 {
             return;
         }
-        let id = self.ids.hash_one(&entry.request_id);
+        let id = self.ids.hash_one(entry.request_id.as_str());
         entry.id_hash = id;
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         let ring = match accounts.get_mut(ak) {
@@ -220,7 +265,7 @@ impl Ring {
             return found;
         }
         let earlier = self.ids.get(&id).and_then(|seq| self.get(*seq));
-        let Some(earlier) = earlier.filter(|e| e.request_id == entry.request_id) else {
+        let Some(earlier) = earlier.filter(|e| e.request_id.as_str() == entry.request_id.as_str()) else {
             return found;
         };
         found.add(id::REQUEST_ID_REUSED);
@@ -285,7 +330,7 @@ mod tests {
             seq: 0,
             at_date: 0,
             at_ms: 0,
-            request_id: request_id.into(),
+            request_id: Text::new(request_id),
             id_hash: 0,
             method: hyper::Method::POST,
             path: "/p".into(),
@@ -326,6 +371,16 @@ mod tests {
         }
         let reserialised = vec!["request-id-reused", "reserialised-body"];
         assert_eq!(ids(&all.view("ak", &Filter::default())), vec![vec![], reserialised, vec!["request-id-reused"]]);
+    }
+
+    #[test]
+    fn text_of_any_length_is_kept_whole() {
+        for len in [0, 1, 36, INLINE - 1, INLINE, INLINE + 1, 300] {
+            let text: String = "é0123456789".chars().cycle().take(len).collect();
+            assert_eq!(Text::new(&text).as_str(), text);
+        }
+        assert!(matches!(Text::new(&"x".repeat(INLINE)), Text::Inline { .. }));
+        assert!(matches!(Text::new(&"x".repeat(INLINE + 1)), Text::Heap(_)));
     }
 
     #[test]
