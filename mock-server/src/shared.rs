@@ -78,12 +78,7 @@ impl Shared {
             budget: Budget::new(config.max_body_memory, config.body_memory_wait),
             control_budget: Budget::new(u64::MAX, config.body_memory_wait),
             body_memory_wait: config.body_memory_wait,
-            journal: Journal {
-                log_all: config.log_all,
-                quiet: config.quiet,
-                rings: crate::journal::Rings::new(config.journal_capacity),
-                ..Journal::default()
-            },
+            journal: Journal::new(config.journal_capacity, config.log_all, config.quiet),
             store,
             renderer: Renderer { status_overrides: config.status_overrides.clone() },
             admin_token: config.admin_token.clone(),

@@ -8,7 +8,7 @@ use crate::billing;
 use crate::catalogue::Catalogue;
 use crate::clock::{format_eop_date, parse_duration_ms, parse_eop_date};
 use crate::faults::rule::Rule;
-use crate::journal::{Filter, Stats};
+use crate::journal::{Filter, Journal};
 use crate::registry::{AccountCell, ApiSet, App, Registry};
 use crate::shared::Shared;
 
@@ -21,7 +21,7 @@ const OPENAPI_JSON: &str = include_str!("../../../fixtures/openapi.json");
 /// Runs a control request; every change it makes is handed to the store.
 pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
     let registry = &shared.registry;
-    let stats = &shared.journal.stats;
+    let journal = &shared.journal;
     let faults = &shared.faults;
     let rest = req.path.strip_prefix(PREFIX).unwrap_or_default();
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
@@ -35,7 +35,7 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             Ok((StatusCode::CREATED, json!({ "ak": cell.ak, "sk": cell.sk })))
         }
         (&Method::GET, ["accounts"]) => ok(accounts_view(registry)),
-        (&Method::GET, ["accounts", ak]) => ok(account_view(registry, stats, &*account(registry, ak)?)),
+        (&Method::GET, ["accounts", ak]) => ok(account_view(registry, journal, &*account(registry, ak)?)),
         (&Method::POST, ["accounts", ak, "apps"]) => {
             let (cell, b) = (account(registry, ak)?, body()?);
             let name = text(&b, "name")?.ok_or_else(|| bad("send {\"name\": \"4 to 15 characters\"}"))?;
@@ -54,10 +54,9 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
         (&Method::POST, ["accounts", ak, "reset"]) => {
             let cell = account(registry, ak)?;
             shared.keep(&registry.reset(&cell));
-            stats.forget(&cell.ak);
-            shared.journal.rings.forget(&cell.ak);
+            journal.forget(&cell.ak);
             faults.clear(&cell.ak);
-            ok(account_view(registry, stats, &cell))
+            ok(account_view(registry, journal, &cell))
         }
         (&Method::POST, ["accounts", ak, "rules"]) => {
             let cell = account(registry, ak)?;
@@ -112,7 +111,7 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             ok(app_view(&app(registry, appkey)?.1))
         }
         (&Method::GET, ["apps", appkey, "usage"]) => ok(billing::usage(registry, &app(registry, appkey)?.0, appkey)?),
-        (&Method::GET, ["apps", appkey, "stats"]) => ok(stats_view(stats, &app(registry, appkey)?.0, appkey)),
+        (&Method::GET, ["apps", appkey, "stats"]) => ok(stats_view(journal, &app(registry, appkey)?.0, appkey)),
         (&Method::GET, ["server"]) => ok(json!({
             "version": env!("CARGO_PKG_VERSION"),
             "log_lines_dropped": shared.journal.log.dropped(),
@@ -246,9 +245,9 @@ fn accounts_view(registry: &Registry) -> Value {
     json!({ "accounts": accounts })
 }
 
-fn account_view(registry: &Registry, stats: &Stats, cell: &AccountCell) -> Value {
+fn account_view(registry: &Registry, journal: &Journal, cell: &AccountCell) -> Value {
     let apps: Vec<Value> = cell.apps().iter().map(|a| app_view(a)).collect();
-    let counted = stats.account(&cell.ak);
+    let counted = journal.counters(&cell.ak);
     let refused: serde_json::Map<String, Value> =
         counted.refused.iter().map(|(c, n)| (c.to_string(), json!(n))).collect();
     let mut view = json!({ "ak": cell.ak, "apps": apps, "refused": refused, "alerts": counted.alerts });
@@ -259,13 +258,13 @@ fn account_view(registry: &Registry, stats: &Stats, cell: &AccountCell) -> Value
 /// `GET /__mock/accounts/{ak}/journal?endpoint=&code=&since=&limit=` (docs/client-contract.md).
 fn journal_view(shared: &Shared, ak: &str, query: &str) -> Answer {
     let filter = Filter::parse(query).map_err(|e| bad(&e))?;
-    let view = shared.journal.rings.view(ak, &filter);
+    let view = shared.journal.view(ak, &filter);
     let body = serde_json::to_value(view).map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok((StatusCode::OK, body))
 }
 
-fn stats_view(stats: &Stats, cell: &AccountCell, appkey: &str) -> Value {
-    let counted = stats.account(&cell.ak);
+fn stats_view(journal: &Journal, cell: &AccountCell, appkey: &str) -> Value {
+    let counted = journal.counters(&cell.ak);
     let apis: serde_json::Map<String, Value> = counted
         .apis
         .get(appkey)

@@ -8,42 +8,106 @@ mod ring;
 mod stats;
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::catalogue::{Catalogue, Endpoint};
 use crate::outcome::Outcome;
 use crate::scan::Summary;
 
-pub(crate) use ring::{Filter, Rings, DEFAULT_CAPACITY, MAX_CAPACITY};
-pub(crate) use stats::Stats;
+pub(crate) use ring::{Filter, View, DEFAULT_CAPACITY, MAX_CAPACITY};
+pub(crate) use stats::AccountStats;
 
-/// Where request lines go, the counters and the request rings.
-#[derive(Debug, Default)]
+/// Where request lines go, and per account the counters and the request ring.
+#[derive(Debug)]
 pub(crate) struct Journal {
     pub log_all: bool,
     pub quiet: bool,
-    pub stats: Stats,
     /// Standard error, through a queue that never blocks a request.
     pub log: crate::log::Log,
-    pub rings: Rings,
+    /// Entries kept per account; 0 keeps none.
+    capacity: usize,
+    /// Every account's counters and ring, under one std `Mutex`: a request takes it once,
+    /// never across an `.await`, and no other lock is taken inside it.
+    accounts: Mutex<HashMap<String, Account>>,
+    /// Hashes request ids for the ring's index of them.
+    ids: RandomState,
+}
+
+#[derive(Debug, Default)]
+struct Account {
+    stats: AccountStats,
+    ring: ring::Ring,
 }
 
 impl Journal {
+    pub fn new(capacity: usize, log_all: bool, quiet: bool) -> Journal {
+        Journal {
+            log_all,
+            quiet,
+            log: crate::log::Log::default(),
+            capacity,
+            accounts: Mutex::new(HashMap::new()),
+            ids: RandomState::new(),
+        }
+    }
+
     /// Whether requests are kept in the ring (a capacity above 0): only then is a body
     /// summarised for it.
     pub fn keeps_entries(&self) -> bool {
-        self.rings.capacity() > 0
+        self.capacity > 0
     }
+
+    /// Counts a request of a known account and keeps its entry; logs it when it says why.
     pub fn record(&self, mut outcome: Outcome<'_>) {
-        self.stats.count(&outcome);
         let body = outcome.body.take();
-        if let Some(ak) = outcome.ak.filter(|_| self.rings.capacity() > 0) {
-            self.rings.push(ak, entry(&outcome, body));
+        if let Some(ak) = outcome.ak {
+            // The entry and its lints are made before the lock is taken.
+            let entry = self.keeps_entries().then(|| {
+                let mut entry = entry(&outcome, body);
+                entry.id_hash = self.ids.hash_one(entry.request_id.as_str());
+                entry
+            });
+            let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+            let account = match accounts.get_mut(ak) {
+                Some(account) => account,
+                None => accounts.entry(ak.to_string()).or_default(),
+            };
+            account.stats.count(&outcome, ak);
+            if let Some(entry) = entry {
+                account.ring.push(entry, self.capacity);
+            }
         }
         if self.quiet || (outcome.reason.is_none() && outcome.note.is_none() && !self.log_all) {
             return;
         }
         self.log.line(format_line(&outcome));
+    }
+
+    /// A copy of one account's counters.
+    pub fn counters(&self, ak: &str) -> AccountStats {
+        let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        accounts.get(ak).map(|a| a.stats.clone()).unwrap_or_default()
+    }
+
+    /// The entries of one account that match, newest `limit`, oldest first.
+    pub fn view(&self, ak: &str, filter: &Filter) -> View {
+        let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        match accounts.get(ak) {
+            Some(account) => account.ring.view(ak, self.capacity, filter),
+            None => ring::Ring::default().view(ak, self.capacity, filter),
+        }
+    }
+
+    /// Forgets an account's counters and entries (when it is reset); seq numbers go on.
+    pub fn forget(&self, ak: &str) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(account) = accounts.get_mut(ak) {
+            account.stats = AccountStats::default();
+            account.ring.clear();
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 //! raised for anomalies.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
@@ -15,13 +14,6 @@ use crate::outcome::Outcome;
 const ALERTS_KEPT: usize = 100;
 /// Consecutive signature failures that raise an alert.
 const SIGNATURE_FAILURES_ALERT: u32 = 5;
-
-/// Every account's counters. One std `Mutex` of its own: each update is a few map
-/// operations, never held across an `.await`, and no other lock is taken inside it.
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    accounts: Mutex<HashMap<String, AccountStats>>,
-}
 
 /// One account's counters and alerts.
 #[derive(Debug, Default, Clone)]
@@ -66,29 +58,13 @@ impl AccountStats {
     }
 }
 
-impl Stats {
-    /// Counts one request of a known account; others are not counted.
-    pub fn count(&self, o: &Outcome<'_>) {
-        let Some(ak) = o.ak else { return };
-        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        if !accounts.contains_key(ak) {
-            accounts.insert(ak.to_string(), AccountStats::default());
-        }
-        let Some(account) = accounts.get_mut(ak) else { return };
+impl AccountStats {
+    /// Counts one request of this account (`ak`).
+    pub fn count(&mut self, o: &Outcome<'_>, ak: &str) {
         match (o.appkey, o.endpoint) {
-            (Some(appkey), Some(api)) => count_admitted(account, o, appkey, api),
-            _ => count_refusal(account, o, ak),
+            (Some(appkey), Some(api)) => count_admitted(self, o, appkey, api),
+            _ => count_refusal(self, o, ak),
         }
-    }
-
-    /// A copy of one account's counters.
-    pub fn account(&self, ak: &str) -> AccountStats {
-        self.accounts.lock().unwrap_or_else(PoisonError::into_inner).get(ak).cloned().unwrap_or_default()
-    }
-
-    /// Forgets an account's counters (when it is reset).
-    pub fn forget(&self, ak: &str) {
-        self.accounts.lock().unwrap_or_else(PoisonError::into_inner).remove(ak);
     }
 }
 
