@@ -18,6 +18,8 @@ pub(crate) struct Outcome<'a> {
     /// The endpoint the path names, if any.
     pub endpoint: Option<&'a str>,
     pub request_id: &'a str,
+    /// The client sent the request id (the server made one up otherwise).
+    pub client_request_id: bool,
     /// The account the request was signed for, when its AK is known.
     pub ak: Option<&'a str>,
     /// The app the gateway admitted the request for (then `ak` is its owner).

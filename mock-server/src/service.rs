@@ -72,7 +72,8 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
     // Borrowed from the header when it is UTF-8, as it nearly always is.
-    let request_id: std::borrow::Cow<'_, str> = match parts.headers.get("ctyun-eop-request-id") {
+    let client_request_id = parts.headers.get("ctyun-eop-request-id");
+    let request_id: std::borrow::Cow<'_, str> = match client_request_id {
         Some(v) => String::from_utf8_lossy(v.as_bytes()),
         None => shared.next_request_id().into(),
     };
@@ -139,6 +140,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         path,
         endpoint: endpoint.map(|e| e.name.as_str()),
         request_id: &request_id,
+        client_request_id: client_request_id.is_some(),
         ak,
         appkey: admitted.as_ref().map(|a| a.app.appkey.as_str()),
         at_ms,

@@ -76,7 +76,6 @@ impl Serialize for LintSet {
 static AUTHORIZATION: HeaderName = HeaderName::from_static("eop-authorization");
 static APPKEY: HeaderName = HeaderName::from_static("appkey");
 static DATE: HeaderName = HeaderName::from_static("eop-date");
-pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("ctyun-eop-request-id");
 
 /// "Near" a limit: within this share of it (and not over it, which is refused instead).
 const NEAR: f64 = 0.05;

@@ -15,7 +15,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::catalogue::{Catalogue, Endpoint};
 use crate::outcome::Outcome;
-use crate::scan::Summary;
+use crate::scan::{Images, Summary};
 
 pub(crate) use ring::{Filter, View, DEFAULT_CAPACITY, MAX_CAPACITY};
 pub(crate) use stats::AccountStats;
@@ -117,12 +117,12 @@ fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
     let endpoint = o.endpoint.and_then(|name| catalogue.endpoint(name));
     let (sha256, fingerprint, images) = match body {
         Some(b) => (Some(b.sha256), b.fingerprint, b.images),
-        None => (None, None, Vec::new()),
+        None => (None, None, Images::default()),
     };
     let seen = lints::Seen {
         headers: o.headers,
         endpoint,
-        images: &images,
+        images: images.as_slice(),
         now_ms: o.at_ms,
         signature_refused: o.code == crate::catalogue::code::SIGNATURE,
     };
@@ -151,7 +151,7 @@ fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
         bytes_in: o.bytes_in,
         bytes_out: o.bytes_out,
         charged: o.charge.is_some(),
-        body: ring::BodyMark { client_id: o.headers.contains_key(&lints::REQUEST_ID), sha256, fingerprint },
+        body: ring::BodyMark { client_id: o.client_request_id, sha256, fingerprint },
     }
 }
 

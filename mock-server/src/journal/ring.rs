@@ -10,7 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde::Serialize;
 
 use super::lints::{id, LintSet};
-use crate::scan::ImageInfo;
+use crate::scan::Images;
 
 /// The default capacity per account (`--journal-capacity`).
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -45,7 +45,7 @@ pub(crate) struct Entry {
     pub check: Option<&'static str>,
     pub reason: Option<String>,
     pub lints: LintSet,
-    pub images: Vec<ImageInfo>,
+    pub images: Images,
     pub elapsed_ms: f64,
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -295,7 +295,7 @@ mod tests {
             check: None,
             reason: None,
             lints: LintSet::default(),
-            images: Vec::new(),
+            images: Images::default(),
             elapsed_ms: 0.0,
             bytes_in: 0,
             bytes_out: 0,

@@ -19,7 +19,7 @@ pub(crate) struct Summary {
     /// The JSON content's fingerprint, when the body was kept.
     pub fingerprint: Option<u64>,
     /// Format, size and digest of each image-like string, when the body was kept.
-    pub images: Vec<ImageInfo>,
+    pub images: Images,
 }
 
 /// The summary of a body as received.
@@ -27,12 +27,48 @@ pub(crate) fn summarize(body: &Received) -> Summary {
     let kept = (!body.over_limit && !body.bytes.is_empty()).then(|| scan(&body.bytes));
     let (fingerprint, images) = match kept {
         Some(s) => (Some(s.fingerprint), s.images),
-        None => (None, Vec::new()),
+        None => (None, Images::default()),
     };
     Summary {
         sha256: body.sha256_hex.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0),
         fingerprint,
         images,
+    }
+}
+
+/// The images of a body: one, the common case, is held in place; more on the heap.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Images {
+    #[default]
+    None,
+    One(ImageInfo),
+    Many(Vec<ImageInfo>),
+}
+
+impl Images {
+    pub fn push(&mut self, image: ImageInfo) {
+        *self = match std::mem::take(self) {
+            Images::None => Images::One(image),
+            Images::One(first) => Images::Many(vec![first, image]),
+            Images::Many(mut all) => {
+                all.push(image);
+                Images::Many(all)
+            }
+        };
+    }
+
+    pub fn as_slice(&self) -> &[ImageInfo] {
+        match self {
+            Images::None => &[],
+            Images::One(image) => std::slice::from_ref(image),
+            Images::Many(all) => all,
+        }
+    }
+}
+
+impl serde::Serialize for Images {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.as_slice())
     }
 }
 
@@ -48,7 +84,7 @@ const MAGIC: [&[u8]; 8] = [b"/9j/", b"_9j_", b"iVBOR", b"Qk", b"R0lGOD", b"SUkq"
 #[derive(Debug)]
 pub(crate) struct Scanned {
     /// Image-like strings, in order, described (their escapes decoded first).
-    pub images: Vec<ImageInfo>,
+    pub images: Images,
     /// The same for documents that differ only in whitespace, string escapes (`\/`,
     /// `\u00e9`) or the order of their top-level members.
     pub fingerprint: u64,
@@ -56,7 +92,7 @@ pub(crate) struct Scanned {
 
 /// Scans `body`. Bytes that are not JSON give some fingerprint and no images; never a panic.
 pub(crate) fn scan(body: &[u8]) -> Scanned {
-    let mut images = Vec::new();
+    let mut images = Images::default();
     let mut member = Member::default();
     let mut total: u64 = 0;
     let mut depth = 0usize;
@@ -103,34 +139,48 @@ pub(crate) fn scan(body: &[u8]) -> Scanned {
     Scanned { images, fingerprint: total.wrapping_add(member.finish()) }
 }
 
-/// One top-level member being hashed. Single bytes (numbers, `:`, `true`) are gathered
-/// and hashed a few at a time: the CRC's cost is per call as much as per byte.
+/// One top-level member being hashed. Short pieces (names, numbers, `:`, quotes) are
+/// gathered and hashed a buffer at a time: the CRC's cost is per call as much as per byte.
 #[derive(Default)]
 struct Member {
     crc: crc32fast::Hasher,
     len: u64,
-    gathered: [u8; 32],
+    gathered: Gathered,
     gathered_len: usize,
+}
+
+/// The bytes a member gathers before they are hashed.
+struct Gathered([u8; 128]);
+
+impl Default for Gathered {
+    fn default() -> Gathered {
+        Gathered([0; 128])
+    }
 }
 
 impl Member {
     fn feed(&mut self, bytes: &[u8]) {
-        self.flush();
-        self.crc.update(bytes);
-        self.len += bytes.len() as u64;
+        let at = self.gathered_len;
+        match self.gathered.0.get_mut(at..at + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.gathered_len += bytes.len();
+            }
+            None => {
+                self.flush();
+                self.crc.update(bytes);
+                self.len += bytes.len() as u64;
+            }
+        }
     }
 
     fn byte(&mut self, b: u8) {
-        if self.gathered_len == self.gathered.len() {
-            self.flush();
-        }
-        self.gathered[self.gathered_len] = b;
-        self.gathered_len += 1;
+        self.feed(&[b]);
     }
 
     fn flush(&mut self) {
         if self.gathered_len > 0 {
-            self.crc.update(&self.gathered[..self.gathered_len]);
+            self.crc.update(&self.gathered.0[..self.gathered_len]);
             self.len += self.gathered_len as u64;
             self.gathered_len = 0;
         }
@@ -244,7 +294,7 @@ mod tests {
     #[test]
     fn images_are_found_at_any_depth_and_broken_bytes_do_not_panic() {
         let body = br#"{"images":["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAA","/9j/4AAQSkZJRgABAQAAAQABAADxxxxxxxxxx"],"k":"v"}"#;
-        assert_eq!(scan(body).images.len(), 2);
+        assert_eq!(scan(body).images.as_slice().len(), 2);
         for broken in [&b"\"\\"[..], b"\"\\u12", b"{\"a\":\"\\ud800\\u", b"]]]}", b"\"abc"] {
             let _ = scan(broken);
         }
