@@ -124,13 +124,10 @@ pub(crate) struct Seen<'a> {
 pub(crate) fn of_request(seen: &Seen<'_>) -> LintSet {
     let mut found = LintSet::default();
     if let Some(signed) = signed_headers(seen.headers) {
-        if seen.headers.contains_key(&APPKEY) && !signed.clone().any(|h| h.eq_ignore_ascii_case("appkey")) {
+        if seen.headers.contains_key(&APPKEY) && !signed.lists_appkey {
             found.add(id::UNSIGNED_APPKEY);
         }
-        let after =
-            |a: &str, b: &str| a.bytes().map(|c| c.to_ascii_lowercase()).gt(b.bytes().map(|c| c.to_ascii_lowercase()));
-        let unsorted = signed.clone().zip(signed.skip(1)).any(|(a, b)| after(a, b));
-        if !seen.signature_refused && unsorted {
+        if !seen.signature_refused && !signed.sorted {
             found.add(id::UNSORTED_SIGNED_HEADERS);
         }
     }
@@ -146,22 +143,38 @@ pub(crate) fn of_request(seen: &Seen<'_>) -> LintSet {
     found
 }
 
-/// The names in `Headers=` of `eop-authorization`, when it has that part.
-fn signed_headers(headers: &HeaderMap) -> Option<impl Iterator<Item = &str> + Clone> {
+/// What the `Headers=` part of `eop-authorization` says.
+#[derive(Debug, PartialEq, Eq)]
+struct Signed {
+    lists_appkey: bool,
+    /// Its names are in order, compared without case.
+    sorted: bool,
+}
+
+/// The `Headers=` part of `eop-authorization`, when it has one (parts are separated by
+/// whitespace), read as bytes in one pass.
+fn signed_headers(headers: &HeaderMap) -> Option<Signed> {
     static HEADERS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Headers="));
-    let auth = std::str::from_utf8(headers.get(&AUTHORIZATION)?.as_bytes()).ok()?;
-    // The first part that starts with `Headers=` (parts are separated by whitespace).
+    let auth = headers.get(&AUTHORIZATION)?.as_bytes();
     let mut from = 0;
     let list = loop {
-        let at = from + HEADERS.find(&auth.as_bytes()[from..])?;
-        if at == 0 || auth.as_bytes()[at - 1].is_ascii_whitespace() {
+        let at = from + HEADERS.find(&auth[from..])?;
+        if at == 0 || auth[at - 1].is_ascii_whitespace() {
             break &auth[at + "Headers=".len()..];
         }
         from = at + 1;
     };
-    let list = &list[..list.find(|c: char| c.is_ascii_whitespace()).unwrap_or(list.len())];
-    Some(list.split(';').filter(|h| !h.is_empty()))
+    let list = &list[..list.iter().position(u8::is_ascii_whitespace).unwrap_or(list.len())];
+    let after = |a: &[u8], b: &[u8]| a.iter().map(u8::to_ascii_lowercase).gt(b.iter().map(u8::to_ascii_lowercase));
+    let mut signed = Signed { lists_appkey: false, sorted: true };
+    let mut previous: Option<&[u8]> = None;
+    for name in list.split(|&b| b == b';').filter(|name| !name.is_empty()) {
+        signed.lists_appkey |= name.eq_ignore_ascii_case(b"appkey");
+        signed.sorted &= previous.is_none_or(|p| !after(p, name));
+        previous = Some(name);
+    }
+    Some(signed)
 }
 
 fn of_images(endpoint: &Endpoint, images: &[ImageInfo]) -> LintSet {
@@ -241,16 +254,17 @@ mod tests {
 
     #[test]
     fn the_signed_headers_are_the_part_that_starts_with_headers() {
-        let listed = |auth: &str| {
+        let read = |auth: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(&AUTHORIZATION, auth.parse().expect("value"));
-            signed_headers(&headers).map(|h| h.collect::<Vec<_>>().join(","))
+            signed_headers(&headers).map(|s| (s.lists_appkey, s.sorted))
         };
-        assert_eq!(listed("AK Headers=a;b Signature=x"), Some("a,b".into()));
-        assert_eq!(listed("AK xHeaders=z\tHeaders=c;;d\tSignature=x"), Some("c,d".into()));
-        assert_eq!(listed("AK Headers=appkey;eop-date"), Some("appkey,eop-date".into()));
-        assert_eq!(listed("AK Signature=x"), None);
-        assert_eq!(listed("AK xHeaders=a"), None);
+        assert_eq!(read("AK Headers=appkey;b Signature=x"), Some((true, true)));
+        assert_eq!(read("AK xHeaders=appkey\tHeaders=d;;C\tSignature=x"), Some((false, false)));
+        assert_eq!(read("AK Headers=AppKey;eop-date;Host"), Some((true, true)));
+        assert_eq!(read("AK Headers=eop-date;appkey"), Some((true, false)));
+        assert_eq!(read("AK Signature=x"), None);
+        assert_eq!(read("AK xHeaders=a"), None);
     }
 
     #[test]
