@@ -92,9 +92,9 @@ impl Shared {
     }
 
     /// Hands a change to the store, if there is one; the receipt says when it is kept.
-    pub fn keep(&self, event: &Event) -> Receipt {
+    pub fn keep(&self, event: Event) -> Receipt {
         match &self.store {
-            Some(store) => store.apply(event.clone()),
+            Some(store) => store.apply(event),
             None => Receipt::none(),
         }
     }
@@ -110,10 +110,7 @@ impl Shared {
     /// Records a served request: its log line and counters, and the change it made.
     /// The receipt resolves once the change is kept: a charged call's answer waits for it.
     pub fn record(&self, outcome: Outcome<'_>) -> Receipt {
-        let receipt = match (&self.store, outcome.event()) {
-            (Some(store), Some(event)) => store.apply(event),
-            _ => Receipt::none(),
-        };
+        let receipt = outcome.event().map_or_else(Receipt::none, |event| self.keep(event));
         self.journal.record(outcome);
         receipt
     }

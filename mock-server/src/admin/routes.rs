@@ -31,7 +31,7 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
         (&Method::POST, ["accounts"]) => {
             let b = body()?;
             let (cell, event) = registry.create_account(text(&b, "ak")?, text(&b, "sk")?)?;
-            shared.keep(&event);
+            shared.keep(event);
             Ok((StatusCode::CREATED, json!({ "ak": cell.ak, "sk": cell.sk })))
         }
         (&Method::GET, ["accounts"]) => ok(accounts_view(registry)),
@@ -41,19 +41,19 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             let name = text(&b, "name")?.ok_or_else(|| bad("send {\"name\": \"4 to 15 characters\"}"))?;
             let description = text(&b, "description")?.unwrap_or_default();
             let (app, event) = registry.create_app(&cell, &name, &description, text(&b, "appkey")?)?;
-            shared.keep(&event);
+            shared.keep(event);
             Ok((StatusCode::CREATED, app_view(&app)))
         }
         (&Method::GET, ["accounts", ak, "clock"]) => ok(clock_view(registry, Some(&*account(registry, ak)?))),
         (&Method::POST, ["accounts", ak, "clock"]) => {
             let cell = account(registry, ak)?;
             let target = move_to(&body()?, registry.now_ms(&cell))?;
-            shared.keep(&registry.set_offset(&cell, target - registry.clock().now_ms()));
+            shared.keep(registry.set_offset(&cell, target - registry.clock().now_ms()));
             ok(clock_view(registry, Some(&cell)))
         }
         (&Method::POST, ["accounts", ak, "reset"]) => {
             let cell = account(registry, ak)?;
-            shared.keep(&registry.reset(&cell));
+            shared.keep(registry.reset(&cell));
             journal.forget(&cell.ak);
             faults.clear(&cell.ak);
             ok(account_view(registry, journal, &cell))
@@ -81,20 +81,20 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
             let (cell, _) = app(registry, appkey)?;
             known_api(api)?;
             if let Some(event) = registry.enable(&cell, appkey, api)? {
-                shared.keep(&event);
+                shared.keep(event);
             }
             ok(app_view(&app(registry, appkey)?.1))
         }
         (&Method::POST, ["apps", appkey, "apis", api, "free-quota"]) => {
             let (cell, _) = app(registry, appkey)?;
             let (shown, event) = billing::claim_free(registry, &cell, appkey, api)?;
-            shared.keep(&event);
+            shared.keep(event);
             Ok((StatusCode::CREATED, shown))
         }
         (&Method::POST, ["apps", appkey, "apis", api, "packages"]) => {
             let (cell, b) = (app(registry, appkey)?.0, body()?);
             let (shown, event) = billing::buy(registry, &cell, appkey, api, number(&b, "size")?, number(&b, "calls")?)?;
-            shared.keep(&event);
+            shared.keep(event);
             Ok((StatusCode::CREATED, shown))
         }
         (&Method::POST, ["apps", appkey, "limits"]) => {
@@ -107,7 +107,7 @@ pub fn route(shared: &Shared, req: &Request<'_>) -> Answer {
                         .ok_or_else(|| bad("`concurrency` is a whole number or null"))?,
                 ),
             };
-            shared.keep(&registry.set_concurrency(&cell, appkey, limit)?);
+            shared.keep(registry.set_concurrency(&cell, appkey, limit)?);
             ok(app_view(&app(registry, appkey)?.1))
         }
         (&Method::GET, ["apps", appkey, "usage"]) => ok(billing::usage(registry, &app(registry, appkey)?.0, appkey)?),

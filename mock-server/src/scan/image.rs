@@ -84,8 +84,9 @@ pub(crate) fn hex16<S: serde::Serializer>(digest: &u64, s: S) -> Result<S::Ok, S
 /// url-safe, is it cleaned into a copy first.
 fn decode_head<'o>(text: &[u8], chars: usize, url_safe: bool, out: &'o mut [u8]) -> &'o [u8] {
     let taken = &text[..chars.min(text.len())];
+    let cut = taken.len() < text.len();
     if !url_safe {
-        if let Some(n) = decode_whole(taken, text.len(), out) {
+        if let Some(n) = decode_whole(taken, cut, out) {
             return &out[..n];
         }
         if !taken.iter().any(u8::is_ascii_whitespace) {
@@ -101,14 +102,14 @@ fn decode_head<'o>(text: &[u8], chars: usize, url_safe: bool, out: &'o mut [u8])
             _ => b,
         })
         .collect();
-    let n = decode_whole(&cleaned, if taken.len() < text.len() { usize::MAX } else { cleaned.len() }, out);
+    let n = decode_whole(&cleaned, cut, out);
     &out[..n.unwrap_or(0)]
 }
 
 /// `head` decoded into `out`, cut to whole groups of four when the text goes on past it
-/// (`text_len` longer than the head); the length decoded, or `None` when it is not base64.
-fn decode_whole(head: &[u8], text_len: usize, out: &mut [u8]) -> Option<usize> {
-    let head = if head.len() < text_len { &head[..head.len() / 4 * 4] } else { head };
+/// (`cut`); the length decoded, or `None` when it is not base64.
+fn decode_whole(head: &[u8], cut: bool, out: &mut [u8]) -> Option<usize> {
+    let head = if cut { &head[..head.len() / 4 * 4] } else { head };
     // SIMD for the common case; the lenient engine for odd padding or trailing bits.
     match base64_simd::STANDARD.decode(head, base64_simd::Out::from_slice(out)) {
         Ok(decoded) => Some(decoded.len()),
