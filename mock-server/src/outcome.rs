@@ -16,7 +16,7 @@ pub(crate) struct Outcome<'a> {
     pub method: &'a hyper::Method,
     pub path: &'a str,
     /// The endpoint the path names, if any.
-    pub endpoint: Option<&'a str>,
+    pub endpoint: Option<&'static crate::catalogue::Endpoint>,
     pub request_id: &'a str,
     /// The client sent the request id (the server made one up otherwise).
     pub client_request_id: bool,
@@ -96,6 +96,6 @@ impl Outcome<'_> {
     /// The change a store keeps for this request: the call charged, if any.
     pub fn event(&self) -> Option<Event> {
         let (charge, appkey, api) = (self.charge?, self.appkey?, self.endpoint?);
-        Some(Event::Use { appkey: appkey.into(), api: api.into(), package: charge.package })
+        Some(Event::Use { appkey: appkey.into(), api: api.name.clone(), package: charge.package })
     }
 }

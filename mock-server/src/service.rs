@@ -138,7 +138,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         peer,
         method: &parts.method,
         path,
-        endpoint: endpoint.map(|e| e.name.as_str()),
+        endpoint,
         request_id: &request_id,
         client_request_id: client_request_id.is_some(),
         ak,

@@ -179,7 +179,7 @@ fn signed_headers(headers: &HeaderMap) -> Option<Signed> {
 
 fn of_images(endpoint: &Endpoint, images: &[ImageInfo]) -> LintSet {
     let mut found = LintSet::default();
-    if images.iter().any(|i| near(i.text_len as u64, endpoint.image_limit as u64)) {
+    if images.iter().any(|i| near(i.text_len(), endpoint.image_limit as u64)) {
         found.add(id::IMAGE_NEAR_SIZE_LIMIT);
     }
     // The limits and the manual's advice are the endpoint's data (fixtures/routes.json).

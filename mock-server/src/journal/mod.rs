@@ -7,13 +7,11 @@ mod lints;
 mod ring;
 mod stats;
 
-use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use crate::catalogue::{Catalogue, Endpoint};
 use crate::outcome::Outcome;
 use crate::scan::{Images, Summary};
 
@@ -113,11 +111,18 @@ impl Journal {
 
 /// The journal's entry for a request: everything but the seq and the ring's own lints.
 fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
-    let catalogue = Catalogue::get();
-    let endpoint = o.endpoint.and_then(|name| catalogue.endpoint(name));
-    let (sha256, fingerprint, images) = match body {
-        Some(b) => (Some(b.sha256), b.fingerprint, b.images),
-        None => (None, None, Images::default()),
+    let endpoint = o.endpoint;
+    let (mark, images) = match body {
+        Some(b) => (
+            ring::BodyMark {
+                sha256: b.sha256,
+                content: b.fingerprint.unwrap_or(0),
+                kept: b.fingerprint.is_some(),
+                client_id: o.client_request_id,
+            },
+            b.images,
+        ),
+        None => (ring::BodyMark { client_id: o.client_request_id, ..ring::BodyMark::default() }, Images::default()),
     };
     let seen = lints::Seen {
         headers: o.headers,
@@ -126,46 +131,30 @@ fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
         now_ms: o.at_ms,
         signature_refused: o.code == crate::catalogue::code::SIGNATURE,
     };
-    let check = (o.code != 0)
-        .then(|| catalogue.error(o.endpoint, o.code).or_else(|| catalogue.error(None, o.code)))
-        .flatten()
-        .map(|e| e.check.as_str());
+    let rare = ring::Rare {
+        path: (endpoint.map(ring::endpoint_path) != Some(o.path)).then(|| o.path.into()),
+        method: (*o.method != hyper::Method::POST).then(|| o.method.clone()),
+        reason: o.reason.map(Into::into),
+    };
+    let found = lints::of_request(&seen);
     ring::Entry {
         seq: 0,
-        at_date: o.at_ms,
         at_ms: o.at_ms,
-        request_id: ring::Text::new(o.request_id),
         id_hash: 0,
-        method: o.method.clone(),
-        path: kept_path(endpoint, o.path),
-        endpoint: endpoint.map(|e| e.name.as_str()),
-        appkey: o.appkey.map(ring::Text::new),
-        status: o.status,
-        code: o.code,
-        verdict: o.verdict.as_str(),
-        check,
-        reason: o.reason.map(str::to_string),
-        lints: lints::of_request(&seen),
-        images,
-        elapsed_ms: o.elapsed.as_secs_f64() * 1000.0,
+        elapsed_ns: u64::try_from(o.elapsed.as_nanos()).unwrap_or(u64::MAX),
         bytes_in: o.bytes_in,
         bytes_out: o.bytes_out,
+        request_id: ring::Text::new(o.request_id),
+        appkey: o.appkey.map(ring::Text::new),
+        endpoint,
+        images,
+        body: mark,
+        rare: rare.boxed(),
+        code: o.code,
+        status: o.status,
+        lints: found,
+        verdict: o.verdict,
         charged: o.charge.is_some(),
-        body: ring::BodyMark { client_id: o.client_request_id, sha256, fingerprint },
-    }
-}
-
-/// The path as an entry keeps it: an endpoint's own path is shared, any other copied.
-fn kept_path(endpoint: Option<&Endpoint>, path: &str) -> Cow<'static, str> {
-    static PATHS: OnceLock<Vec<String>> = OnceLock::new();
-    let catalogue = Catalogue::get();
-    let paths = PATHS.get_or_init(|| {
-        catalogue.endpoints.iter().map(|e| format!("{}{}/{}", catalogue.prefix, e.api_id, e.path)).collect()
-    });
-    let at = endpoint.and_then(|e| catalogue.endpoints.iter().position(|c| std::ptr::eq(c, e)));
-    match at.and_then(|i| paths.get(i)).filter(|p| p.as_str() == path) {
-        Some(shared) => Cow::Borrowed(shared.as_str()),
-        None => Cow::Owned(path.to_string()),
     }
 }
 
@@ -175,7 +164,7 @@ fn format_line(o: &Outcome<'_>) -> String {
         o.peer.ip(),
         o.method,
         o.path,
-        o.endpoint.unwrap_or("-"),
+        o.endpoint.map_or("-", |e| e.name.as_str()),
         o.request_id,
         o.status,
         o.code,
@@ -191,19 +180,4 @@ fn format_line(o: &Outcome<'_>) -> String {
         line.push_str(&format!(" note={note:?}"));
     }
     line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_endpoints_own_path_is_shared_and_any_other_copied() {
-        let catalogue = Catalogue::get();
-        let hat = catalogue.endpoint("hat").expect("hat");
-        let path = format!("{}{}/{}", catalogue.prefix, hat.api_id, hat.path);
-        assert!(matches!(kept_path(Some(hat), &path), Cow::Borrowed(p) if p == path));
-        assert!(matches!(kept_path(Some(hat), "/elsewhere"), Cow::Owned(p) if p == "/elsewhere"));
-        assert!(matches!(kept_path(None, &path), Cow::Owned(p) if p == path));
-    }
 }

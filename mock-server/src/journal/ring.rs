@@ -3,13 +3,15 @@
 //! entry holds what `journal-api` shows plus the body's hashes, which the lints of later
 //! calls compare.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
 use super::lints::{id, LintSet};
+use crate::catalogue::{Catalogue, Endpoint};
+use crate::outcome::Verdict;
 use crate::scan::Images;
 
 /// The default capacity per account (`--journal-capacity`).
@@ -19,42 +21,130 @@ pub const MAX_CAPACITY: usize = 1_000_000;
 /// Entries returned when the query names no limit.
 const DEFAULT_LIMIT: usize = 1000;
 
-/// One recorded request, as the control API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One recorded request. The ring holds thousands per account and every request writes
+/// one, so it is kept small (the bytes written are a cost of every call): what is rare — a
+/// refusal's reason, a path other than the endpoint's own, a method other than POST — is
+/// boxed apart, and what can be looked up when the entry is shown (the check a code names,
+/// the time as an `eop-date`, the endpoint's path) is not kept.
+#[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub seq: u64,
-    /// `at_ms` as an `eop-date`, formatted only when the entry is shown.
-    #[serde(rename = "at", serialize_with = "eop_date")]
-    pub at_date: i64,
     pub at_ms: i64,
-    pub request_id: Text,
     /// The request id's hash, which [`Ring::ids`] is keyed by (set when pushed).
-    #[serde(skip)]
     pub id_hash: u64,
-    /// A standard method is held without an allocation.
-    #[serde(serialize_with = "method")]
-    pub method: hyper::Method,
-    /// An endpoint's own path is shared with the catalogue; any other is copied.
-    pub path: Cow<'static, str>,
-    /// The catalogue's name of the endpoint.
-    pub endpoint: Option<&'static str>,
-    pub appkey: Option<Text>,
-    pub status: u16,
-    pub code: u32,
-    pub verdict: &'static str,
-    pub check: Option<&'static str>,
-    pub reason: Option<String>,
-    pub lints: LintSet,
-    pub images: Images,
-    pub elapsed_ms: f64,
+    pub elapsed_ns: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
-    pub charged: bool,
-    /// What the ring's own lints compare; shown only as `body_digest`, the JSON content's
-    /// fingerprint (16 hex digits, null when the body was not kept), so a reader can tell
-    /// a retry of the same request from a new one.
-    #[serde(rename = "body_digest", serialize_with = "body_digest")]
+    pub request_id: Text,
+    pub appkey: Option<Text>,
+    pub endpoint: Option<&'static Endpoint>,
+    pub images: Images,
     pub body: BodyMark,
+    pub rare: Option<Box<Rare>>,
+    pub code: u32,
+    pub status: u16,
+    pub lints: LintSet,
+    pub verdict: Verdict,
+    pub charged: bool,
+}
+
+/// What few requests have, kept apart from the entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Rare {
+    /// The path, when it is not the endpoint's own.
+    pub path: Option<Box<str>>,
+    /// The method, when it is not POST.
+    pub method: Option<hyper::Method>,
+    /// The explanation sent in `x-mock-reason`.
+    pub reason: Option<Box<str>>,
+}
+
+impl Rare {
+    /// `None` when there is nothing rare to keep.
+    pub fn boxed(self) -> Option<Box<Rare>> {
+        (self != Rare::default()).then(|| Box::new(self))
+    }
+}
+
+/// An entry as the control API shows it.
+#[derive(Serialize)]
+struct Shown<'e> {
+    seq: u64,
+    /// `at_ms` as an `eop-date`.
+    at: String,
+    at_ms: i64,
+    request_id: &'e str,
+    method: &'e str,
+    path: &'e str,
+    /// The catalogue's name of the endpoint.
+    endpoint: Option<&'e str>,
+    appkey: Option<&'e str>,
+    status: u16,
+    code: u32,
+    verdict: &'static str,
+    check: Option<&'e str>,
+    reason: Option<&'e str>,
+    lints: LintSet,
+    images: &'e Images,
+    elapsed_ms: f64,
+    bytes_in: u64,
+    bytes_out: u64,
+    charged: bool,
+    /// The JSON content's fingerprint (16 hex digits, null when the body was not kept), so
+    /// a reader can tell a retry of the same request from a new one; the hashes the ring's
+    /// lints compare are never shown.
+    body_digest: Option<String>,
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let catalogue = Catalogue::get();
+        let rare = self.rare.as_deref();
+        let endpoint = self.endpoint.map(|e| e.name.as_str());
+        let check = (self.code != 0)
+            .then(|| catalogue.error(endpoint, self.code).or_else(|| catalogue.error(None, self.code)))
+            .flatten()
+            .map(|e| e.check.as_str());
+        let path = match (rare.and_then(|r| r.path.as_deref()), self.endpoint) {
+            (Some(path), _) => path,
+            (None, Some(endpoint)) => endpoint_path(endpoint),
+            (None, None) => "",
+        };
+        Shown {
+            seq: self.seq,
+            at: crate::clock::format_eop_date(self.at_ms.div_euclid(1000)),
+            at_ms: self.at_ms,
+            request_id: self.request_id.as_str(),
+            method: rare.and_then(|r| r.method.as_ref()).map_or("POST", hyper::Method::as_str),
+            path,
+            endpoint,
+            appkey: self.appkey.as_ref().map(Text::as_str),
+            status: self.status,
+            code: self.code,
+            verdict: self.verdict.as_str(),
+            check,
+            reason: rare.and_then(|r| r.reason.as_deref()),
+            lints: self.lints,
+            images: &self.images,
+            elapsed_ms: std::time::Duration::from_nanos(self.elapsed_ns).as_secs_f64() * 1000.0,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            charged: self.charged,
+            body_digest: self.body.fingerprint().map(|f| format!("{f:016x}")),
+        }
+        .serialize(s)
+    }
+}
+
+/// An endpoint's own path (`/prefix/api_id/path`), made once per endpoint.
+pub(crate) fn endpoint_path(endpoint: &Endpoint) -> &'static str {
+    static PATHS: OnceLock<Vec<String>> = OnceLock::new();
+    let catalogue = Catalogue::get();
+    let paths = PATHS.get_or_init(|| {
+        catalogue.endpoints.iter().map(|e| format!("{}{}/{}", catalogue.prefix, e.api_id, e.path)).collect()
+    });
+    let at = catalogue.endpoints.iter().position(|c| std::ptr::eq(c, endpoint));
+    at.and_then(|i| paths.get(i)).map_or("", String::as_str)
 }
 
 /// Text kept in the entry itself when it is short, as a request id nearly always is (a
@@ -65,7 +155,8 @@ pub(crate) enum Text {
     Heap(Box<str>),
 }
 
-const INLINE: usize = 46;
+/// The longest text kept inline: a `Text` is then 40 bytes.
+const INLINE: usize = 38;
 
 impl Text {
     pub fn new(text: &str) -> Text {
@@ -94,37 +185,23 @@ impl std::fmt::Debug for Text {
     }
 }
 
-impl Serialize for Text {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 /// A body, reduced to what `request-id-reused` and `reserialised-body` compare.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BodyMark {
+    /// The first 64 bits of the SHA-256 of the bytes as received (0 when not hashed).
+    pub sha256: u64,
+    /// The JSON content's fingerprint (`scan`), when `kept`.
+    pub content: u64,
+    /// The body was kept and scanned.
+    pub kept: bool,
     /// The client chose the request id (the server makes one up otherwise).
     pub client_id: bool,
-    /// The first 64 bits of the SHA-256 of the bytes as received.
-    pub sha256: Option<u64>,
-    /// The JSON content's fingerprint (`scan`), when the body was kept.
-    pub fingerprint: Option<u64>,
 }
 
-/// `at`: the entry's time as an `eop-date`.
-fn eop_date<S: serde::Serializer>(at_ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::clock::format_eop_date(at_ms.div_euclid(1000)))
-}
-
-fn method<S: serde::Serializer>(method: &hyper::Method, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(method.as_str())
-}
-
-/// `body_digest`: the fingerprint as 16 hex digits.
-fn body_digest<S: serde::Serializer>(body: &BodyMark, s: S) -> Result<S::Ok, S::Error> {
-    match body.fingerprint {
-        Some(fingerprint) => s.serialize_str(&format!("{fingerprint:016x}")),
-        None => s.serialize_none(),
+impl BodyMark {
+    /// The JSON content's fingerprint, when the body was kept.
+    pub fn fingerprint(&self) -> Option<u64> {
+        self.kept.then_some(self.content)
     }
 }
 
@@ -223,7 +300,7 @@ impl Ring {
         };
         found.add(id::REQUEST_ID_REUSED);
         let (now, then) = (&entry.body, &earlier.body);
-        let same_content = now.fingerprint.is_some() && now.fingerprint == then.fingerprint;
+        let same_content = now.fingerprint().is_some() && now.fingerprint() == then.fingerprint();
         if same_content && now.sha256 != then.sha256 {
             found.add(id::RESERIALISED_BODY);
         }
@@ -251,7 +328,7 @@ impl Filter {
     fn matches(&self, e: &Entry) -> bool {
         self.since.is_none_or(|s| e.seq > s)
             && self.code.is_none_or(|c| e.code == c)
-            && self.endpoint.as_deref().is_none_or(|name| e.endpoint == Some(name))
+            && self.endpoint.as_deref().is_none_or(|name| e.endpoint.is_some_and(|e| e.name == name))
     }
 
     /// Parses `endpoint=&code=&since=&limit=`; anything else is refused with what to send.
@@ -281,26 +358,22 @@ mod tests {
     fn entry(request_id: &str, sha: u64, fingerprint: u64) -> Entry {
         Entry {
             seq: 0,
-            at_date: 0,
             at_ms: 0,
-            request_id: Text::new(request_id),
             id_hash: u64::from(request_id.as_bytes()[1]),
-            method: hyper::Method::POST,
-            path: "/p".into(),
-            endpoint: Some("hat"),
-            appkey: None,
-            status: 200,
-            code: 0,
-            verdict: "accepted",
-            check: None,
-            reason: None,
-            lints: LintSet::default(),
-            images: Images::default(),
-            elapsed_ms: 0.0,
+            elapsed_ns: 0,
             bytes_in: 0,
             bytes_out: 0,
+            request_id: Text::new(request_id),
+            appkey: None,
+            endpoint: Catalogue::get().endpoint("hat"),
+            images: Images::default(),
+            body: BodyMark { sha256: sha, content: fingerprint, kept: true, client_id: true },
+            rare: None,
+            code: 0,
+            status: 200,
+            lints: LintSet::default(),
+            verdict: Verdict::Accepted,
             charged: false,
-            body: BodyMark { client_id: true, sha256: Some(sha), fingerprint: Some(fingerprint) },
         }
     }
 
@@ -347,6 +420,41 @@ mod tests {
         assert!(shown.get("body").is_none() && !shown.to_string().contains("123456789abcdef0"), "{shown}");
         let unkept = Entry { body: BodyMark::default(), ..entry("r1", 0xaa, 1) };
         assert_eq!(serde_json::to_value(unkept).expect("json")["body_digest"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn an_endpoints_own_path_is_named_once_for_every_entry() {
+        let catalogue = Catalogue::get();
+        let hat = catalogue.endpoint("hat").expect("hat");
+        assert_eq!(endpoint_path(hat), format!("{}{}/{}", catalogue.prefix, hat.api_id, hat.path));
+        assert!(std::ptr::eq(endpoint_path(hat), endpoint_path(hat)));
+    }
+
+    #[test]
+    fn an_entry_shows_what_it_does_not_keep() {
+        let hat = Catalogue::get().endpoint("hat").expect("hat");
+        let refused = Entry {
+            at_ms: 1_700_000_000_123,
+            elapsed_ns: 1_500_000,
+            code: 10020,
+            status: 401,
+            verdict: Verdict::Refused,
+            ..entry("r1", 0xaa, 1)
+        };
+        let shown = serde_json::to_value(&refused).expect("json");
+        assert_eq!(shown["path"], endpoint_path(hat));
+        assert_eq!((shown["method"].as_str(), shown["verdict"].as_str()), (Some("POST"), Some("refused")));
+        assert_eq!(shown["at"], crate::clock::format_eop_date(1_700_000_000));
+        assert_eq!(shown["elapsed_ms"], 1.5);
+        assert!(shown["check"].is_string(), "{shown}");
+        assert_eq!(shown["reason"], serde_json::Value::Null);
+        let rare =
+            Rare { path: Some("/elsewhere".into()), method: Some(hyper::Method::GET), reason: Some("why".into()) };
+        let odd = serde_json::to_value(Entry { rare: rare.boxed(), endpoint: None, ..refused }).expect("json");
+        assert_eq!((odd["path"].as_str(), odd["method"].as_str()), (Some("/elsewhere"), Some("GET")));
+        assert_eq!((odd["reason"].as_str(), odd["endpoint"].as_str()), (Some("why"), None));
+        assert!(Rare::default().boxed().is_none());
+        assert!(std::mem::size_of::<Entry>() <= 256, "{} bytes", std::mem::size_of::<Entry>());
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl AccountStats {
     /// Counts one request of this account (`ak`).
     pub fn count(&mut self, o: &Outcome<'_>, ak: &str) {
         match (o.appkey, o.endpoint) {
-            (Some(appkey), Some(api)) => count_admitted(self, o, appkey, api),
+            (Some(appkey), Some(api)) => count_admitted(self, o, appkey, &api.name),
             _ => count_refusal(self, o, ak),
         }
     }

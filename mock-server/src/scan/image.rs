@@ -27,8 +27,7 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// One image of a request, as the journal shows it.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ImageInfo {
-    /// `jpg`, `png`, `bmp`, `gif`, `tif`, or `unknown` when the header is not one of those.
-    pub format: &'static str,
+    pub format: Format,
     pub width: Option<u32>,
     pub height: Option<u32>,
     /// The decoded length, from the base64 text's length.
@@ -39,9 +38,44 @@ pub(crate) struct ImageInfo {
     /// The text uses the url-safe alphabet (`-` or `_`).
     #[serde(skip)]
     pub url_safe: bool,
-    /// The base64 text's length, which the size limits count.
-    #[serde(skip)]
-    pub text_len: usize,
+}
+
+impl ImageInfo {
+    /// The base64 text's length, which the size limits count: the digest's low half.
+    pub fn text_len(&self) -> u64 {
+        self.digest & 0xffff_ffff
+    }
+}
+
+/// An image's format as its header shows it; shown as `jpg`, `png`, `bmp`, `gif`, `tif`,
+/// or `unknown` when the header is not one of those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Jpg,
+    Png,
+    Bmp,
+    Gif,
+    Tif,
+    Unknown,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpg => "jpg",
+            Format::Png => "png",
+            Format::Bmp => "bmp",
+            Format::Gif => "gif",
+            Format::Tif => "tif",
+            Format::Unknown => "unknown",
+        }
+    }
+}
+
+impl Serialize for Format {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// Describes the image whose base64 text is `text` and whose CRC-32 is `crc`.
@@ -69,7 +103,6 @@ pub(crate) fn describe(text: &[u8], crc: u32) -> ImageInfo {
         bytes: ((text.len() - padding) as u64 * 3) / 4,
         digest: u64::from(crc) << 32 | u64::from(text.len() as u32),
         url_safe,
-        text_len: text.len(),
     }
 }
 
@@ -117,15 +150,15 @@ fn decode_whole(head: &[u8], cut: bool, out: &mut [u8]) -> Option<usize> {
     }
 }
 
-fn format_of(head: &[u8]) -> &'static str {
+fn format_of(head: &[u8]) -> Format {
     use imagesize::ImageType;
     match imagesize::image_type(head) {
-        Ok(ImageType::Jpeg) => "jpg",
-        Ok(ImageType::Png) => "png",
-        Ok(ImageType::Bmp) => "bmp",
-        Ok(ImageType::Gif) => "gif",
-        Ok(ImageType::Tiff) => "tif",
-        _ => "unknown",
+        Ok(ImageType::Jpeg) => Format::Jpg,
+        Ok(ImageType::Png) => Format::Png,
+        Ok(ImageType::Bmp) => Format::Bmp,
+        Ok(ImageType::Gif) => Format::Gif,
+        Ok(ImageType::Tiff) => Format::Tif,
+        _ => Format::Unknown,
     }
 }
 
@@ -139,13 +172,14 @@ mod tests {
         let png = compose(&Scene::default(), 96, 64, ImageFormat::Png).expect("image");
         let text = base64::engine::general_purpose::STANDARD.encode(&png);
         let info = describe(text.as_bytes(), crc32fast::hash(text.as_bytes()));
-        assert_eq!((info.format, info.width, info.height), ("png", Some(96), Some(64)));
+        assert_eq!((info.format.name(), info.width, info.height), ("png", Some(96), Some(64)));
+        assert_eq!(info.text_len(), text.len() as u64);
         assert_eq!(info.bytes, png.len() as u64);
         let shown = serde_json::to_value(&info).expect("json");
         assert_eq!(shown["sha256"], format!("{:08x}{:08x}", crc32fast::hash(text.as_bytes()), text.len()));
         assert!(!info.url_safe);
         let unknown = describe(b"not an image at all", 0);
-        assert_eq!((unknown.format, unknown.width), ("unknown", None));
+        assert_eq!((unknown.format.name(), unknown.width), ("unknown", None));
     }
 
     #[test]
@@ -159,6 +193,6 @@ mod tests {
             let _ = describe(&odd, 0);
         }
         let spaced: Vec<u8> = text.bytes().flat_map(|b| [b, b'\n']).collect();
-        assert_eq!(describe(&spaced, 0).format, "png");
+        assert_eq!(describe(&spaced, 0).format, Format::Png);
     }
 }
