@@ -50,7 +50,7 @@ pub fn utc_accepted(eop_date: &str, now: i64) -> String {
 
 /// Everything known about a request whose signature did not match.
 pub struct Mismatch<'a> {
-    pub auth: &'a Authorization,
+    pub auth: &'a Authorization<'a>,
     pub account: &'a AccountCell,
     /// Every other account's key for this AK and eop-date.
     pub others: &'a [[u8; 32]],
@@ -101,7 +101,7 @@ impl Mismatch<'_> {
     /// A signature of 20 bytes is an HMAC-SHA1 (a public client signs so); HMAC-SHA256 is 32.
     fn wrong_length(&self) -> Option<&'static str> {
         use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(&self.auth.signature).ok()?;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(self.auth.signature.as_bytes()).ok()?;
         (decoded.len() == 20)
             .then_some("the signature is 20 bytes, an HMAC-SHA1; sign with HMAC-SHA256 (32 bytes) at every step")
     }

@@ -23,6 +23,7 @@ mod keys;
 mod route;
 pub(crate) mod signature;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -53,9 +54,9 @@ pub(crate) struct Head<'a> {
     pub peer: IpAddr,
 }
 
-impl Head<'_> {
+impl<'a> Head<'a> {
     /// A header's value as text (non-UTF-8 bytes replaced), if present.
-    pub fn header(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+    pub fn header(&self, name: &str) -> Option<Cow<'a, str>> {
         self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()))
     }
 }
@@ -71,22 +72,26 @@ pub(crate) struct Admitted {
 }
 
 /// A request whose head passed checks 1–5: what its signature is checked with once the
-/// body's hash is known, and what checks 7–9 decided meanwhile.
+/// body's hash is known, and what checks 7–9 decided meanwhile. It borrows the head's
+/// headers rather than copy them.
 #[derive(Debug)]
-pub(crate) struct Pending {
+pub(crate) struct Pending<'h> {
     endpoint: &'static Endpoint,
     account: Arc<AccountCell>,
-    auth: Authorization,
-    eop_date: String,
+    auth: Authorization<'h>,
+    eop_date: Cow<'h, str>,
     /// The signed headers as listed, with their values.
-    pairs: Vec<(String, String)>,
+    pairs: Vec<Pair<'h>>,
     /// Checks 7–9: the app, or the refusal a right signature gets. Decided from the head,
     /// so a request that will fail never has its body kept.
     then: Result<Arc<App>, Refusal>,
     note: Option<String>,
 }
 
-impl Pending {
+/// A signed header's name (lowercased) and value, borrowed from the head when they can be.
+type Pair<'h> = (Cow<'h, str>, Cow<'h, str>);
+
+impl Pending<'_> {
     /// Whether the body is worth keeping: false when the request fails whatever it holds.
     pub fn keeps_body(&self) -> bool {
         self.then.is_ok()
@@ -110,7 +115,12 @@ impl Gateway {
 
     /// Checks 1–5 on the head, and 7–9 ahead of time; only the signature (6) waits for
     /// the body. The first failure of 1–5 is the answer.
-    pub fn admit_head(&self, registry: &Registry, head: &Head<'_>, resolved: Resolved<'_>) -> Result<Pending, Refusal> {
+    pub fn admit_head<'h>(
+        &self,
+        registry: &Registry,
+        head: &Head<'h>,
+        resolved: Resolved<'_>,
+    ) -> Result<Pending<'h>, Refusal> {
         check_request_type(head)?;
         let endpoint = match resolved {
             Resolved::Endpoint(e) => e,
@@ -141,10 +151,10 @@ impl Gateway {
         &self,
         registry: &Registry,
         head: &Head<'_>,
-        pending: Pending,
+        pending: Pending<'_>,
         body: &Received,
     ) -> Result<Admitted, Refusal> {
-        let pairs: Vec<(&str, &str)> = pending.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = pending.pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref())).collect();
         let sts = signature::string_to_sign(&pairs, head.query, &body.sha256_hex);
         let key = self.keys.get(&pending.account, &pending.eop_date);
         if !signature::verify(&key, &sts, &pending.auth.signature) {
@@ -167,13 +177,13 @@ impl Gateway {
 
     /// Check 5: `eop-date` well-formed and within the window of the account's clock (or,
     /// with `accept_utc`, of the same clock in UTC: the date and a note for the log).
-    fn check_date(
+    fn check_date<'h>(
         &self,
         registry: &Registry,
-        head: &Head<'_>,
+        head: &Head<'h>,
         account: &AccountCell,
-    ) -> Result<(String, Option<String>), Refusal> {
-        let eop_date = head.header("eop-date").unwrap_or_default().into_owned();
+    ) -> Result<(Cow<'h, str>, Option<String>), Refusal> {
+        let eop_date = head.header("eop-date").unwrap_or_default();
         let date = clock::parse_eop_date(&eop_date).ok_or_else(|| {
             refuse!(code::SIGNATURE, "eop-date `{eop_date}` is not yyyymmddTHHMMSSZ (Beijing time with a literal Z)")
         })?;
@@ -190,11 +200,16 @@ impl Gateway {
 }
 
 /// Check 3: `Eop-Authorization` present and well-formed, with a known AK.
-fn authorization(registry: &Registry, head: &Head<'_>) -> Result<(Arc<AccountCell>, Authorization), Refusal> {
+fn authorization<'h>(registry: &Registry, head: &Head<'h>) -> Result<(Arc<AccountCell>, Authorization<'h>), Refusal> {
     let value = head
         .header("eop-authorization")
         .ok_or_else(|| refuse!(code::SIGNATURE, "no Eop-Authorization header: sign the request (see the readme)"))?;
-    let auth = Authorization::parse(&value).map_err(|why| {
+    // Parsed where it lies; a value that had to be made UTF-8 is parsed from its copy.
+    let parsed = match &value {
+        Cow::Borrowed(text) => Authorization::parse(text),
+        Cow::Owned(text) => Authorization::parse(text).map(Authorization::into_owned),
+    };
+    let auth = parsed.map_err(|why| {
         refuse!(
             code::SIGNATURE,
             "the Eop-Authorization header is malformed: {why}; expected `<ak> Headers=<h1;h2> Signature=<base64>`"
@@ -206,13 +221,13 @@ fn authorization(registry: &Registry, head: &Head<'_>) -> Result<(Arc<AccountCel
 }
 
 /// Check 4: every listed header sent, and the required ones listed.
-fn signed_pairs(head: &Head<'_>, auth: &Authorization) -> Result<Vec<(String, String)>, Refusal> {
+fn signed_pairs<'h>(head: &Head<'h>, auth: &Authorization<'h>) -> Result<Vec<Pair<'h>>, Refusal> {
     let mut signed = Vec::with_capacity(auth.headers.len());
     for name in &auth.headers {
         let value = head
             .header(name)
             .ok_or_else(|| refuse!(code::SIGNATURE, "{}", diagnose::listed_header_missing(name, head)))?;
-        signed.push((name.clone(), value.into_owned()));
+        signed.push((name.clone(), value));
     }
     for required in REQUIRED_SIGNED {
         if !auth.headers.iter().any(|h| h == required) {

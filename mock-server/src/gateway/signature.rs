@@ -1,6 +1,8 @@
 //! The EOP signature (DIGEST §1): the `Eop-Authorization` header, the string to sign and
 //! the HMAC-SHA256 key chain SK → eop-date → AK → yyyymmdd.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -11,19 +13,20 @@ type HmacSha256 = Hmac<Sha256>;
 /// The headers every signature must cover.
 pub const REQUIRED_SIGNED: [&str; 2] = ["ctyun-eop-request-id", "eop-date"];
 
-/// `Eop-Authorization: <AK> Headers=<h1;h2;...> Signature=<base64>`, taken apart.
+/// `Eop-Authorization: <AK> Headers=<h1;h2;...> Signature=<base64>`, taken apart where
+/// it lies: a name is copied only when it must be lowercased.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authorization {
-    pub ak: String,
+pub struct Authorization<'a> {
+    pub ak: Cow<'a, str>,
     /// The names listed in `Headers=`, lowercased, in the order given.
-    pub headers: Vec<String>,
-    pub signature: String,
+    pub headers: Vec<Cow<'a, str>>,
+    pub signature: Cow<'a, str>,
 }
 
-impl Authorization {
+impl<'a> Authorization<'a> {
     /// Parses the header. Extra spaces around `=` and `;` are tolerated; the parts are not
     /// optional. The error says what is missing.
-    pub fn parse(value: &str) -> Result<Authorization, &'static str> {
+    pub fn parse(value: &'a str) -> Result<Authorization<'a>, &'static str> {
         let value = value.trim();
         let (ak, rest) =
             value.split_once(char::is_whitespace).ok_or("it has no `Headers=` and `Signature=` parts after the ak")?;
@@ -33,13 +36,30 @@ impl Authorization {
             return Err("`Signature=` comes before `Headers=`");
         }
         let list = rest[h + "Headers=".len()..s].trim();
-        let headers: Vec<String> =
-            list.split(';').map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+        let headers: Vec<Cow<'a, str>> =
+            list.split(';').map(str::trim).filter(|n| !n.is_empty()).map(lowercase).collect();
         if headers.is_empty() {
             return Err("`Headers=` lists no header");
         }
-        let signature = rest[s + "Signature=".len()..].trim().to_string();
-        Ok(Authorization { ak: ak.to_string(), headers, signature })
+        let signature = rest[s + "Signature=".len()..].trim();
+        Ok(Authorization { ak: Cow::Borrowed(ak), headers, signature: Cow::Borrowed(signature) })
+    }
+
+    /// The same, owning its text: for a header that had to be made UTF-8 first.
+    pub fn into_owned(self) -> Authorization<'static> {
+        Authorization {
+            ak: Cow::Owned(self.ak.into_owned()),
+            headers: self.headers.into_iter().map(|h| Cow::Owned(h.into_owned())).collect(),
+            signature: Cow::Owned(self.signature.into_owned()),
+        }
+    }
+}
+
+/// `name` lowercased, copied only when it has an uppercase letter.
+fn lowercase(name: &str) -> Cow<'_, str> {
+    match name.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => Cow::Owned(name.to_ascii_lowercase()),
+        false => Cow::Borrowed(name),
     }
 }
 
