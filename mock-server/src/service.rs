@@ -74,7 +74,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
     // Borrowed from the header when it is UTF-8, as it nearly always is.
     let client_request_id = parts.headers.get("ctyun-eop-request-id");
     let request_id: std::borrow::Cow<'_, str> = match client_request_id {
-        Some(v) => String::from_utf8_lossy(v.as_bytes()),
+        Some(v) => gateway::text(v),
         None => shared.next_request_id().into(),
     };
     let bytes_in = received.as_ref().map_or(0, |b| b.len);

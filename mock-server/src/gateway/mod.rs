@@ -57,7 +57,17 @@ pub(crate) struct Head<'a> {
 impl<'a> Head<'a> {
     /// A header's value as text (non-UTF-8 bytes replaced), if present.
     pub fn header(&self, name: &str) -> Option<Cow<'a, str>> {
-        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()))
+        self.headers.get(name).map(text)
+    }
+}
+
+/// A header's value as text: borrowed when it is UTF-8, as it nearly always is (`from_utf8`
+/// checks that several times faster than the lossy conversion's own scan), else a copy
+/// with the bytes that are not UTF-8 replaced.
+pub(crate) fn text(value: &hyper::header::HeaderValue) -> Cow<'_, str> {
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
     }
 }
 
@@ -297,7 +307,7 @@ fn check_request_type(req: &Head<'_>) -> Result<(), Refusal> {
     if req.method != Method::POST {
         return Err(refuse!(code::REQUEST_TYPE, "method {} is not supported; every api is POST", req.method));
     }
-    let content_type = req.headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let content_type = req.headers.get(CONTENT_TYPE).map(text);
     let media = content_type.as_deref().and_then(|c| c.split(';').next()).map(str::trim);
     if media.is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
         return Ok(());
@@ -334,4 +344,18 @@ fn check_ip(req: &Head<'_>, app: &App, endpoint: &Endpoint) -> Result<(), Refusa
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    #[test]
+    fn a_header_is_text_borrowed_when_utf8_and_replaced_when_not() {
+        let utf8 = HeaderValue::from_bytes("20240102T030405Z é".as_bytes()).expect("value");
+        assert!(matches!(text(&utf8), Cow::Borrowed("20240102T030405Z é")));
+        let broken = HeaderValue::from_bytes(b"ak\xff1").expect("value");
+        assert_eq!(text(&broken), "ak\u{fffd}1");
+    }
 }
