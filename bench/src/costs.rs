@@ -50,17 +50,27 @@ pub async fn run(name: &str, plan: Plan) {
     let label = if matches!(generator, Generator::Wrk(_)) { "wrk" } else { "in-process generator" };
     let mut ratios = Vec::new();
     let mut rates = (Vec::new(), Vec::new());
+    // The server's CPU time per request: what the feature costs in work, which a noisy
+    // neighbour on a shared machine moves much less than it moves throughput.
+    let (mut cpu_ratios, mut cpu) = (Vec::new(), (Vec::new(), Vec::new()));
     for round in 0..plan.rounds {
         let with = pair.with.1.request("small-metered", pair.with.0.addr);
         let without = pair.without.1.request("small-metered", pair.without.0.addr);
         let mut measured = [(0.0, 0.0, 0); 2];
+        let mut micros = [0.0; 2];
         for step in 0..2 {
             // Which server goes first alternates with the round.
             let slot = (step + round) % 2;
             let (server, template) = if slot == 0 { (&pair.with.0, &with) } else { (&pair.without.0, &without) };
+            let before = server.cpu_seconds();
             measured[slot] = headline::measure(generator, server, template, plan).await;
+            let requests = measured[slot].0 * plan.seconds as f64;
+            micros[slot] = (server.cpu_seconds() - before) * 1e6 / requests.max(1.0);
         }
         ratios.push(measured[0].0 / measured[1].0.max(1e-9));
+        cpu_ratios.push(micros[1] / micros[0].max(1e-9));
+        cpu.0.push(micros[0]);
+        cpu.1.push(micros[1]);
         rates.0.push(measured[0].0);
         rates.1.push(measured[1].0);
         if measured[0].2 + measured[1].2 > 0 {
@@ -74,6 +84,15 @@ pub async fn run(name: &str, plan: Plan) {
         headline::median(&rates.1),
         shown.join(" "),
         headline::median(&ratios)
+    );
+    let shown: Vec<String> = cpu_ratios.iter().map(|r| format!("{r:.3}")).collect();
+    println!(
+        "{:<13} server CPU per request: {:.2} / {:.2} µs; ratio without / with {} → median {:.3}",
+        "",
+        headline::median(&cpu.0),
+        headline::median(&cpu.1),
+        shown.join(" "),
+        headline::median(&cpu_ratios)
     );
 }
 

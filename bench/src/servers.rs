@@ -114,6 +114,17 @@ impl Server {
         }
     }
 
+    /// The CPU time the server has used so far, all threads, user and system, in seconds
+    /// (`/proc/<pid>/stat`, counted in the kernel's 100 ticks a second).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The command name may hold spaces; the fields counted here come after its `)`.
+        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     /// A `/proc/<pid>/status` memory line (VmRSS now, VmHWM peak), in MB.
     pub fn rss_mb(&self, field: &str) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
