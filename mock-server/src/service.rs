@@ -436,6 +436,34 @@ mod tests {
         ((after.0 - before.0, after.1 - before.1), answer)
     }
 
+    /// A hard-hat head with these `eop-authorization` bytes, checked by the gateway.
+    fn admit_head_with(shared: &Shared, auth: &[u8]) -> Result<(), Refusal> {
+        let date = format_eop_date(shared.registry.clock().now_secs());
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert("ctyun-eop-request-id", HeaderValue::from_static("r1"));
+        headers.insert("eop-date", HeaderValue::from_str(&date).expect("ascii"));
+        headers.insert("eop-authorization", HeaderValue::from_bytes(auth).expect("header bytes"));
+        let path = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
+        let head =
+            gateway::Head { method: &Method::POST, path, query: "", headers: &headers, peer: [127, 0, 0, 1].into() };
+        let resolved = shared.gateway.router.resolve(path);
+        shared.gateway.admit_head(&shared.registry, &head, resolved).map(|_| ())
+    }
+
+    #[test]
+    fn an_authorization_header_is_read_whether_it_is_utf8_or_not_and_whatever_the_case_of_its_names() {
+        let shared = Shared::new(&Config::default()).expect("state");
+        // Names in capitals are lowercased (a copy); the head passes checks 1–5.
+        let upper = admit_head_with(&shared, b"mock-ak Headers=CTYUN-EOP-REQUEST-ID;Eop-Date Signature=x");
+        assert!(upper.is_ok(), "{upper:?}");
+        // A byte that is not UTF-8 is replaced, as the gateway always did: the ak is unknown.
+        let refusal = admit_head_with(&shared, b"mock-ak\xff Headers=ctyun-eop-request-id;eop-date Signature=x")
+            .expect_err("unknown ak");
+        assert_eq!(refusal.code, code::AK_UNKNOWN);
+        assert!(refusal.reason.contains("mock-ak\u{fffd}"), "{}", refusal.reason);
+    }
+
     #[test]
     fn a_paid_call_locks_each_account_lock_once() {
         // The apps read once in the gateway; the ledgers locked once, to charge the call.
