@@ -44,6 +44,8 @@ pub(crate) struct Outcome<'a> {
     pub verdict: Verdict,
     /// The request's headers, read by the journal's lints.
     pub headers: &'a HeaderMap,
+    /// Its `eop-authorization` header, looked up once for the pipeline and the lints.
+    pub authorization: Option<&'a hyper::header::HeaderValue>,
     /// What the journal reads of the body (its digest, fingerprint and images' headers),
     /// when it was read at all and the journal keeps entries.
     pub body: Option<crate::scan::Summary>,

@@ -24,6 +24,11 @@ use crate::respond::{self, Answer, Refusal};
 use crate::scan;
 use crate::shared::Shared;
 
+// The headers the pipeline reads itself, named once (a lookup by a `&str` parses the name
+// every time).
+static REQUEST_ID: hyper::header::HeaderName = hyper::header::HeaderName::from_static("ctyun-eop-request-id");
+static AUTHORIZATION: hyper::header::HeaderName = hyper::header::HeaderName::from_static("eop-authorization");
+
 /// How long a client may take to send a body (a 250 MB body at 10 MB/s fits).
 const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -72,7 +77,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
     // Borrowed from the header when it is UTF-8, as it nearly always is.
-    let client_request_id = parts.headers.get("ctyun-eop-request-id");
+    let client_request_id = parts.headers.get(&REQUEST_ID);
     let request_id: std::borrow::Cow<'_, str> = match client_request_id {
         Some(v) => gateway::text(v),
         None => shared.next_request_id().into(),
@@ -126,7 +131,8 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
     let (response, rendered) = apply::apply(response, rendered, fault.as_ref()).await;
-    let signed_ak = parts.headers.get("eop-authorization").and_then(|v| v.to_str().ok()?.split_whitespace().next());
+    let authorization = parts.headers.get(&AUTHORIZATION);
+    let signed_ak = authorization.and_then(|v| v.to_str().ok()?.split_whitespace().next());
     let (ak, at_ms) = match &admitted {
         Some(a) => (Some(a.account.ak.as_str()), shared.registry.now_ms(&a.account)),
         None => match signed_ak.and_then(|ak| Some((ak, shared.registry.account(ak)?))) {
@@ -155,6 +161,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         forced: fault.is_some(),
         verdict: Verdict::of(rendered.code, by_header, fault.is_some()),
         headers: &parts.headers,
+        authorization,
         body: summary,
     });
     // A charged call is committed to the state file before its answer leaves.

@@ -40,18 +40,27 @@ impl Primer {
         let path = path_of(endpoint)?;
         let offset_ms = clock_offset_ms(addr, &account.ak).await?;
         let client = Client::new(addr, &account.ak, &account.sk, &account.appkey);
-        let spend = move |n: u64| {
+        let prepare = move |n: u64| {
             let options = SignOptions { request_id: format!("{CHECKER_ID_PREFIX}{n}"), ..SignOptions::now() };
-            send(addr, client.call_with(&path, b"{}".to_vec(), options))
+            client.call_with(&path, b"{}".to_vec(), options)
         };
         // This second's call, before the client starts; then each next second's.
-        spend(0).await.map_err(|e| format!("the throttle scenario's first call failed: {e}"))?;
+        let first = async { send(connect(addr).await?, prepare(0)).await };
+        first.await.map_err(|e| format!("the throttle scenario's first call failed: {e}"))?;
         let task = tokio::spawn(async move {
             for n in 1u64.. {
+                // Signed and connected ahead, so that only the request itself is sent once the
+                // second has started: a client's call slips in before it only in that moment.
+                let call = prepare(n);
+                let Ok(sender) = connect(addr).await else {
+                    // The server is going away: try again later, never in a tight loop.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
                 let now = unix_ms() + offset_ms;
                 let wait = 1000 - now.rem_euclid(1000) + AFTER_SECOND_MS;
                 tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
-                let _ = spend(n).await;
+                let _ = send(sender, call).await;
             }
         });
         Ok(Primer { task })
@@ -93,12 +102,19 @@ fn path_of(endpoint: &str) -> Result<String, String> {
     Ok(format!("{}{}/{}", routes.prefix, route.api_id, route.path))
 }
 
-/// Sends a call and reads its answer; any failure is only returned.
-async fn send(addr: SocketAddr, call: Call) -> Result<u16, String> {
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// A connection to the server, ready for one call.
+async fn connect(addr: SocketAddr) -> Result<Sender, String> {
     let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, connection) =
+    let (sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// Sends a call and reads its answer; any failure is only returned.
+async fn send(mut sender: Sender, call: Call) -> Result<u16, String> {
     let mut request = Request::builder().method(call.method.as_str()).uri(call.target.as_str());
     for (name, value) in &call.headers {
         request = request.header(name.as_str(), value.as_str());

@@ -126,6 +126,7 @@ fn entry(o: &Outcome<'_>, body: Option<Summary>) -> ring::Entry {
     };
     let seen = lints::Seen {
         headers: o.headers,
+        authorization: o.authorization.map(|v| v.as_bytes()),
         endpoint,
         images: images.as_slice(),
         now_ms: o.at_ms,
