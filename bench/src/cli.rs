@@ -43,7 +43,8 @@ scenarios:
                          (needs an open-files limit of at least 4096: ulimit -n 4096)
     signature-cost       the 5 MB hard-hat request signed right and wrong: time per request
   costs (small-metered with wrk to two emulators differing in one thing, interleaved
-  rounds, the median ratio with / without):
+  rounds, the median ratio with / without; then each server's CPU time per request in
+  the same rounds, and its ratio without / with):
     journal-cost         the journal ring on (default) / --journal-capacity 0
     faults-cost          another account's rule armed / no rule on the server
     state-cost           --state (SQLite) / no state

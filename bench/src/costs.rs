@@ -50,8 +50,8 @@ pub async fn run(name: &str, plan: Plan) {
     let label = if matches!(generator, Generator::Wrk(_)) { "wrk" } else { "in-process generator" };
     let mut ratios = Vec::new();
     let mut rates = (Vec::new(), Vec::new());
-    // The server's CPU time per request: what the feature costs in work, which a noisy
-    // neighbour on a shared machine moves much less than it moves throughput.
+    // The server's CPU time per request: what the feature costs in work, in µs (on a shared
+    // machine it scatters as the throughput does: a core's speed moves with its neighbours).
     let (mut cpu_ratios, mut cpu) = (Vec::new(), (Vec::new(), Vec::new()));
     for round in 0..plan.rounds {
         let with = pair.with.1.request("small-metered", pair.with.0.addr);

@@ -295,5 +295,16 @@ impl Catalogue {
     }
 }
 
+/// The vendor's request headers the emulator reads, named once (a lookup by a `&str`
+/// parses the name every time).
+pub(crate) mod header {
+    use hyper::header::HeaderName;
+
+    pub static AUTHORIZATION: HeaderName = HeaderName::from_static("eop-authorization");
+    pub static EOP_DATE: HeaderName = HeaderName::from_static("eop-date");
+    pub static APPKEY: HeaderName = HeaderName::from_static("appkey");
+    pub static REQUEST_ID: HeaderName = HeaderName::from_static("ctyun-eop-request-id");
+}
+
 #[cfg(test)]
 mod tests;

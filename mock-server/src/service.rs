@@ -14,7 +14,7 @@ use crate::admin;
 use crate::billing::{self, Ticket};
 use crate::body::{self, ReadError, Received};
 use crate::capabilities;
-use crate::catalogue::{code, Catalogue, Endpoint};
+use crate::catalogue::{code, header, Catalogue, Endpoint};
 use crate::faults::concurrency::Slot;
 use crate::faults::{self, apply, Action, FaultBody, Forced, Shape};
 use crate::gateway::{self, Admitted, Resolved};
@@ -23,11 +23,6 @@ use crate::refuse;
 use crate::respond::{self, Answer, Refusal};
 use crate::scan;
 use crate::shared::Shared;
-
-// The headers the pipeline reads itself, named once (a lookup by a `&str` parses the name
-// every time).
-static REQUEST_ID: hyper::header::HeaderName = hyper::header::HeaderName::from_static("ctyun-eop-request-id");
-static AUTHORIZATION: hyper::header::HeaderName = hyper::header::HeaderName::from_static("eop-authorization");
 
 /// How long a client may take to send a body (a 250 MB body at 10 MB/s fits).
 const BODY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -77,7 +72,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
     // Borrowed from the header when it is UTF-8, as it nearly always is.
-    let client_request_id = parts.headers.get(&REQUEST_ID);
+    let client_request_id = parts.headers.get(&header::REQUEST_ID);
     let request_id: std::borrow::Cow<'_, str> = match client_request_id {
         Some(v) => gateway::text(v),
         None => shared.next_request_id().into(),
@@ -131,7 +126,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
     };
     let (response, rendered) = shared.renderer.render(endpoint, &request_id, &answer, close);
     let (response, rendered) = apply::apply(response, rendered, fault.as_ref()).await;
-    let authorization = parts.headers.get(&AUTHORIZATION);
+    let authorization = parts.headers.get(&header::AUTHORIZATION);
     let signed_ak = authorization.and_then(|v| v.to_str().ok()?.split_whitespace().next());
     let (ak, at_ms) = match &admitted {
         Some(a) => (Some(a.account.ak.as_str()), shared.registry.now_ms(&a.account)),

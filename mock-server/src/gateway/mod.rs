@@ -31,7 +31,7 @@ use hyper::header::CONTENT_TYPE;
 use hyper::{HeaderMap, Method};
 
 use crate::body::Received;
-use crate::catalogue::{code, Endpoint};
+use crate::catalogue::{code, header, Endpoint};
 use crate::clock;
 use crate::refuse;
 use crate::registry::{AccountCell, App, Registry};
@@ -56,7 +56,7 @@ pub(crate) struct Head<'a> {
 
 impl<'a> Head<'a> {
     /// A header's value as text (non-UTF-8 bytes replaced), if present.
-    pub fn header(&self, name: &str) -> Option<Cow<'a, str>> {
+    pub fn header<K: hyper::header::AsHeaderName>(&self, name: K) -> Option<Cow<'a, str>> {
         self.headers.get(name).map(text)
     }
 }
@@ -193,7 +193,7 @@ impl Gateway {
         head: &Head<'h>,
         account: &AccountCell,
     ) -> Result<(Cow<'h, str>, Option<String>), Refusal> {
-        let eop_date = head.header("eop-date").unwrap_or_default();
+        let eop_date = head.header(&header::EOP_DATE).unwrap_or_default();
         let date = clock::parse_eop_date(&eop_date).ok_or_else(|| {
             refuse!(code::SIGNATURE, "eop-date `{eop_date}` is not yyyymmddTHHMMSSZ (Beijing time with a literal Z)")
         })?;
@@ -212,7 +212,7 @@ impl Gateway {
 /// Check 3: `Eop-Authorization` present and well-formed, with a known AK.
 fn authorization<'h>(registry: &Registry, head: &Head<'h>) -> Result<(Arc<AccountCell>, Authorization<'h>), Refusal> {
     let value = head
-        .header("eop-authorization")
+        .header(&header::AUTHORIZATION)
         .ok_or_else(|| refuse!(code::SIGNATURE, "no Eop-Authorization header: sign the request (see the readme)"))?;
     // Parsed where it lies; a value that had to be made UTF-8 is parsed from its copy.
     let parsed = match &value {
@@ -235,7 +235,7 @@ fn signed_pairs<'h>(head: &Head<'h>, auth: &Authorization<'h>) -> Result<Vec<Pai
     let mut signed = Vec::with_capacity(auth.headers.len());
     for name in &auth.headers {
         let value = head
-            .header(name)
+            .header(name.as_ref())
             .ok_or_else(|| refuse!(code::SIGNATURE, "{}", diagnose::listed_header_missing(name, head)))?;
         signed.push((name.clone(), value));
     }
@@ -268,7 +268,7 @@ fn check_app(
 /// Check 7: the appkey names an app of the signing account. The one time a request locks
 /// its account before billing.
 fn check_appkey(registry: &Registry, req: &Head<'_>, account: &AccountCell) -> Result<Arc<App>, Refusal> {
-    let appkey = req.header("appkey").ok_or_else(|| {
+    let appkey = req.header(&header::APPKEY).ok_or_else(|| {
         refuse!(code::APPKEY_MISSING, "no appkey header: send the app's appkey (it need not be signed)")
     })?;
     if let Some(app) = account.app(&appkey) {

@@ -6,10 +6,10 @@
 
 use std::sync::OnceLock;
 
-use hyper::header::HeaderName;
 use hyper::HeaderMap;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::header::{APPKEY, EOP_DATE};
 use crate::catalogue::{Capability, Count, Endpoint, Size};
 use crate::scan::ImageInfo;
 
@@ -71,10 +71,6 @@ impl Serialize for LintSet {
         s.collect_seq(self.iter())
     }
 }
-
-// The headers read, named once (a lookup by a `&str` parses the name every time).
-static APPKEY: HeaderName = HeaderName::from_static("appkey");
-static DATE: HeaderName = HeaderName::from_static("eop-date");
 
 /// "Near" a limit: within this share of it (and not over it, which is refused instead).
 const NEAR: f64 = 0.05;
@@ -213,7 +209,7 @@ fn near(value: u64, limit: u64) -> bool {
 }
 
 fn date_drifts(headers: &HeaderMap, now_ms: i64) -> bool {
-    let date = headers.get(&DATE).and_then(|v| v.to_str().ok());
+    let date = headers.get(&EOP_DATE).and_then(|v| v.to_str().ok());
     match date.and_then(crate::clock::parse_eop_date) {
         Some(secs) => secs.saturating_mul(1000).saturating_sub(now_ms).saturating_abs() > DATE_DRIFT_MS,
         None => false,

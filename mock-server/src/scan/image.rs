@@ -12,6 +12,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde::Serialize;
 
+use crate::vision::ImageFormat;
+
 /// Base64 characters decoded for the header, shortest first: a png's or bmp's size is in
 /// its first bytes, a plain jpg's within its first 192 (after APP0 and the quantisation
 /// tables), one with a large EXIF block further on.
@@ -27,7 +29,9 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// One image of a request, as the journal shows it.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ImageInfo {
-    pub format: Format,
+    /// `jpg`, `png`, `bmp`, `gif` or `tif`; shown as `unknown` when the header is none of those.
+    #[serde(serialize_with = "format_name")]
+    pub format: Option<ImageFormat>,
     pub width: Option<u32>,
     pub height: Option<u32>,
     /// The decoded length, from the base64 text's length.
@@ -47,35 +51,9 @@ impl ImageInfo {
     }
 }
 
-/// An image's format as its header shows it; shown as `jpg`, `png`, `bmp`, `gif`, `tif`,
-/// or `unknown` when the header is not one of those.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    Jpg,
-    Png,
-    Bmp,
-    Gif,
-    Tif,
-    Unknown,
-}
-
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Jpg => "jpg",
-            Format::Png => "png",
-            Format::Bmp => "bmp",
-            Format::Gif => "gif",
-            Format::Tif => "tif",
-            Format::Unknown => "unknown",
-        }
-    }
-}
-
-impl Serialize for Format {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
+/// `format`: the format's name, or `unknown` when the header is not one of those.
+fn format_name<S: serde::Serializer>(format: &Option<ImageFormat>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(format.map_or("unknown", ImageFormat::name))
 }
 
 /// Describes the image whose base64 text is `text` and whose CRC-32 is `crc`.
@@ -150,36 +128,38 @@ fn decode_whole(head: &[u8], cut: bool, out: &mut [u8]) -> Option<usize> {
     }
 }
 
-fn format_of(head: &[u8]) -> Format {
+fn format_of(head: &[u8]) -> Option<ImageFormat> {
     use imagesize::ImageType;
     match imagesize::image_type(head) {
-        Ok(ImageType::Jpeg) => Format::Jpg,
-        Ok(ImageType::Png) => Format::Png,
-        Ok(ImageType::Bmp) => Format::Bmp,
-        Ok(ImageType::Gif) => Format::Gif,
-        Ok(ImageType::Tiff) => Format::Tif,
-        _ => Format::Unknown,
+        Ok(ImageType::Jpeg) => Some(ImageFormat::Jpg),
+        Ok(ImageType::Png) => Some(ImageFormat::Png),
+        Ok(ImageType::Bmp) => Some(ImageFormat::Bmp),
+        Ok(ImageType::Gif) => Some(ImageFormat::Gif),
+        Ok(ImageType::Tiff) => Some(ImageFormat::Tif),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vision::{compose::compose, scene::Scene, ImageFormat};
+    use crate::vision::{compose::compose, scene::Scene};
 
     #[test]
     fn an_image_is_described_from_its_first_bytes() {
         let png = compose(&Scene::default(), 96, 64, ImageFormat::Png).expect("image");
         let text = base64::engine::general_purpose::STANDARD.encode(&png);
         let info = describe(text.as_bytes(), crc32fast::hash(text.as_bytes()));
-        assert_eq!((info.format.name(), info.width, info.height), ("png", Some(96), Some(64)));
+        assert_eq!((info.format, info.width, info.height), (Some(ImageFormat::Png), Some(96), Some(64)));
         assert_eq!(info.text_len(), text.len() as u64);
         assert_eq!(info.bytes, png.len() as u64);
         let shown = serde_json::to_value(&info).expect("json");
+        assert_eq!(shown["format"], "png");
         assert_eq!(shown["sha256"], format!("{:08x}{:08x}", crc32fast::hash(text.as_bytes()), text.len()));
         assert!(!info.url_safe);
         let unknown = describe(b"not an image at all", 0);
-        assert_eq!((unknown.format.name(), unknown.width), ("unknown", None));
+        assert_eq!((unknown.format, unknown.width), (None, None));
+        assert_eq!(serde_json::to_value(&unknown).expect("json")["format"], "unknown");
     }
 
     #[test]
@@ -193,6 +173,6 @@ mod tests {
             let _ = describe(&odd, 0);
         }
         let spaced: Vec<u8> = text.bytes().flat_map(|b| [b, b'\n']).collect();
-        assert_eq!(describe(&spaced, 0).format, Format::Png);
+        assert_eq!(describe(&spaced, 0).format, Some(ImageFormat::Png));
     }
 }
