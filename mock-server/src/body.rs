@@ -178,7 +178,11 @@ where
         keeper.pay(n, 0).await;
     }
     let mut body = body;
-    let mut hasher = plan.hash.then(Sha256::new);
+    let mut hasher = match plan.hash {
+        false => Hasher::None,
+        true if declared.is_some_and(|n| n >= BESIDE_MIN) => Hasher::beside(),
+        true => Hasher::Inline(Sha256::new()),
+    };
     let mut len: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ReadError::Io(e.to_string()))?;
@@ -187,9 +191,7 @@ where
         if len > plan.cap {
             return Err(ReadError::OverCap { cap: plan.cap });
         }
-        if let Some(hasher) = &mut hasher {
-            hasher.update(&chunk);
-        }
+        hasher.update(&chunk).await;
         if matches!(keeper.kept, Kept::Dropped) {
             continue;
         }
@@ -200,7 +202,7 @@ where
         keeper.pay(len, STEP).await;
         keeper.kept = std::mem::replace(&mut keeper.kept, Kept::Empty).push(chunk, declared, plan.limit);
     }
-    let sha256_hex = hasher.map(|h| hex(&h.finalize())).unwrap_or_default();
+    let sha256_hex = hasher.finish().await;
     Ok(Received {
         bytes: keeper.kept.into_bytes(),
         len,
@@ -209,6 +211,91 @@ where
         sha256_hex,
         _permit: keeper.permit,
     })
+}
+
+/// Bodies declared at least this long are hashed on blocking threads while they arrive.
+const BESIDE_MIN: u64 = 1 << 20;
+
+/// The bytes gathered before a batch is handed to a blocking thread to hash. A thread is
+/// held only while a batch is hashed, never while a slow client sends the next one; and a
+/// body that is not kept costs at most two batches of memory while it is hashed.
+const BATCH: usize = 256 * 1024;
+
+/// SHA-256 of the body as it arrives: on the reading task for a small body; for a large
+/// one in batches on blocking threads, so that receiving the next batch overlaps hashing
+/// this one (on two cores the body costs the longer of the two, not their sum).
+enum Hasher {
+    None,
+    Inline(Sha256),
+    Beside(Beside),
+}
+
+/// The state of a body hashed beside its reading: the hasher is either here, idle, or on a
+/// blocking thread with the batch before `gathered`.
+struct Beside {
+    idle: Option<Sha256>,
+    running: Option<tokio::task::JoinHandle<Sha256>>,
+    gathered: Vec<Bytes>,
+    gathered_len: usize,
+}
+
+impl Hasher {
+    fn beside() -> Hasher {
+        Hasher::Beside(Beside { idle: Some(Sha256::new()), running: None, gathered: Vec::new(), gathered_len: 0 })
+    }
+
+    async fn update(&mut self, chunk: &Bytes) {
+        match self {
+            Hasher::None => {}
+            Hasher::Inline(hasher) => hasher.update(chunk),
+            Hasher::Beside(beside) => {
+                beside.gathered.push(chunk.clone());
+                beside.gathered_len += chunk.len();
+                if beside.gathered_len >= BATCH {
+                    beside.hand_over().await;
+                }
+            }
+        }
+    }
+
+    /// Lowercase hex, or empty when not hashed (or when a hashing thread failed, which
+    /// the gateway then reports as a wrong signature).
+    async fn finish(self) -> String {
+        match self {
+            Hasher::None => String::new(),
+            Hasher::Inline(hasher) => hex(&hasher.finalize()),
+            Hasher::Beside(mut beside) => {
+                let Some(mut hasher) = beside.take_back().await else { return String::new() };
+                for chunk in beside.gathered {
+                    hasher.update(&chunk);
+                }
+                hex(&hasher.finalize())
+            }
+        }
+    }
+}
+
+impl Beside {
+    /// The hasher, once the batch it is hashing is done.
+    async fn take_back(&mut self) -> Option<Sha256> {
+        match self.running.take() {
+            Some(task) => task.await.ok(),
+            None => self.idle.take(),
+        }
+    }
+
+    /// Hands the gathered chunks to a blocking thread (after the batch before them).
+    async fn hand_over(&mut self) {
+        let batch = std::mem::take(&mut self.gathered);
+        self.gathered_len = 0;
+        let Some(mut hasher) = self.take_back().await else { return };
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            for chunk in &batch {
+                hasher.update(chunk);
+            }
+            hasher
+        }));
+    }
 }
 
 /// The bytes kept so far. The common case — the whole body in one frame — is never copied.
@@ -309,6 +396,21 @@ mod tests {
         assert!(got.over_limit && got.bytes.is_empty() && got._permit.is_none());
         assert_eq!(got.sha256_hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(b.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_large_body_is_hashed_beside_as_it_would_be_inline() {
+        let b = budget(1 << 24);
+        let whole: &'static [u8] = Box::leak(vec![7u8; (BESIDE_MIN as usize) * 3 + 5].into_boxed_slice());
+        let parts: Vec<&'static [u8]> = whole.chunks(100_000).collect();
+        let expected = hex(&Sha256::digest(whole));
+        let n = whole.len();
+        for declared in [Some(n as u64), None] {
+            let got = read(chunks(&parts), declared, plan(&b, n, n as u64)).await.expect("read");
+            assert_eq!((got.sha256_hex.as_str(), got.len, got.bytes.len()), (expected.as_str(), n as u64, n));
+        }
+        let dropped = read(chunks(&parts), Some(n as u64), plan(&b, 10, n as u64)).await.expect("read");
+        assert!(dropped.over_limit && dropped.bytes.is_empty() && dropped.sha256_hex == expected);
     }
 
     #[tokio::test]

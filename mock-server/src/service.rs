@@ -90,10 +90,19 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 None => Err(forced_refusal(forced)),
             };
             let by_header = forced.is_some();
+            // What the journal reads of the body. A large body is read for it on a blocking
+            // thread while the capability reads it on another: the two passes overlap.
+            let keeps = shared.journal.keeps_entries();
+            let beside = (keeps && body.bytes.len() > BLOCKING_MIN).then(|| {
+                let shared_body = body.share();
+                tokio::task::spawn_blocking(move || scan::summarize(&shared_body))
+            });
             let decided = decide(shared, admitted, &body, forced).await;
-            // What the journal reads of the body, taken now: the body is no longer needed,
-            // and its bytes go back to the budget before any wait.
-            let summary = shared.journal.keeps_entries().then(|| scan::summarize(&body));
+            let summary = match beside {
+                Some(task) => task.await.ok(),
+                None => keeps.then(|| scan::summarize(&body)),
+            };
+            // The body is no longer needed: its bytes go back to the budget before any wait.
             drop(body);
             let wait = match decided.fault {
                 Some(Action::Shape(Shape::Latency(latency))) => decided.delay + latency,
