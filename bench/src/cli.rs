@@ -5,6 +5,7 @@ pub const TABLE: [&str; 8] =
     ["small-free", "small-metered", "raw-hyper", "hat-1mb", "hat-5mb", "raw-5mb", "fence-32", "fall-64"];
 pub const HEADLINE: [&str; 3] = ["headline", "headline-pinned", "headline-in-process"];
 pub const HARDENING: [&str; 4] = ["memory", "stall", "slow-clients", "signature-cost"];
+pub const IDLE: [&str; 1] = ["starts"];
 pub use crate::costs::COSTS;
 
 pub const HELP: &str = "\
@@ -24,6 +25,7 @@ options:
   --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor,
                        baseline, baseline-no-journal
   --soak N             N small metered requests afterwards; RSS printed every tenth
+  --idle               the idle group: starts
   --state              the emulator keeps its ledger in a state file
   -h, --help           this text
 
@@ -55,6 +57,10 @@ scenarios:
                          (e.g. one built from the commit before a restructure)
     baseline-no-journal  the same with this build's journal off (--journal-capacity 0):
                          what changed apart from the journal, which journal-cost prices
+
+  idle:
+    starts               21 fresh starts of each server: time from spawn to its ready file
+                         (median, least, most) and idle RSS (median); targets < 5 ms, < 10 MB
 
 wrk: Debian's package (apt-get install -y wrk); taskset comes with util-linux.
 ";
@@ -101,6 +107,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
             "--headline" => o.scenarios.extend(HEADLINE.map(String::from)),
             "--hardening" => o.scenarios.extend(HARDENING.map(String::from)),
             "--costs" => o.scenarios.extend(COSTS.map(String::from)),
+            "--idle" => o.scenarios.extend(IDLE.map(String::from)),
             "--soak" => o.soak = number(value()?, "--soak")?,
             "--state" => o.state = true,
             other => return Err(format!("unknown argument {other}; see bench --help")),
@@ -110,7 +117,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, Stri
 }
 
 fn known(name: String) -> Result<String, String> {
-    let all = TABLE.iter().chain(&HEADLINE).chain(&HARDENING).chain(&COSTS);
+    let all = TABLE.iter().chain(&HEADLINE).chain(&HARDENING).chain(&COSTS).chain(&IDLE);
     if all.clone().any(|s| *s == name) {
         Ok(name)
     } else {

@@ -67,6 +67,9 @@ async fn run(o: Options) {
         raw.ready.as_secs_f64() * 1000.0,
         raw.rss_mb("VmRSS")
     );
+    if o.wants("starts") {
+        starts().await;
+    }
     let setup = Setup::new(&emulator).await;
     table(&o, &setup, &emulator, &raw).await;
     headlines(&o, &setup, &emulator, &raw).await;
@@ -78,6 +81,26 @@ async fn run(o: Options) {
     }
     if o.soak > 0 {
         soak(&o, &setup, &emulator).await;
+    }
+}
+
+/// Fresh starts of each server, one after another: one start is too few to quote, the
+/// first after a build or a copy of the binary being the slowest.
+async fn starts() {
+    const STARTS: usize = 21;
+    for name in ["emulator", "raw hyper"] {
+        let (mut ready, mut rss) = (Vec::new(), Vec::new());
+        for _ in 0..STARTS {
+            let server = if name == "emulator" { Server::emulator(false, None).await } else { Server::raw(None).await };
+            ready.push(server.ready.as_secs_f64() * 1000.0);
+            rss.push(server.rss_mb("VmRSS"));
+        }
+        let (least, most) = ready.iter().fold((f64::MAX, 0.0f64), |(l, m), &r| (l.min(r), m.max(r)));
+        println!(
+            "starts: {name} ready in {:.1} ms (median of {STARTS}; least {least:.1}, most {most:.1}), idle RSS {:.1} MB (median)",
+            headline::median(&ready),
+            headline::median(&rss)
+        );
     }
 }
 

@@ -185,6 +185,23 @@ async fn a_body_sent_other_than_signed_is_named_when_small_and_not_re_serialised
     assert!(large.starts_with("the signature does not match; check the sk"), "{large}");
 }
 
+/// A kept body over 1 MiB is read by its capability while its hash completes; the answer
+/// is still the one the gateway's order gives.
+#[tokio::test]
+async fn a_large_body_read_before_its_signature_is_checked_answers_as_the_order_says() {
+    let server = start_with(Config::default()).await;
+    let good = hat_body(1_500_000);
+    assert_eq!(server.client.post(HAT, good.clone()).await.code(), 0);
+    let mut call = server.client.call(HAT, good);
+    *call.body.last_mut().expect("a body") = b'\n';
+    assert_eq!(server.client.send(call).await.code(), 10020, "a wrong signature, whatever the image");
+    let not_base64 = image_body(&"!".repeat(1_500_000)).into_bytes();
+    assert_eq!(server.client.post(HAT, not_base64.clone()).await.code(), 4003);
+    let mut call = server.client.call(HAT, not_base64);
+    call.body[100] = b'?';
+    assert_eq!(server.client.send(call).await.code(), 10020, "the signature's verdict comes before the image's");
+}
+
 #[tokio::test]
 async fn a_utc_eop_date_is_accepted_only_when_switched_on() {
     let utc = SignOptions { eop_date: signer::eop_date(signer::unix_now(), 0), ..SignOptions::now() };

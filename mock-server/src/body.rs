@@ -162,6 +162,34 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
+    Ok(receive(body, declared, plan).await?.hashed().await)
+}
+
+/// A body whose every byte has arrived, its hash perhaps still being computed beside: the
+/// bytes can be read (see [`Arrived::received`]) before [`Arrived::hashed`] is awaited.
+pub struct Arrived {
+    received: Received,
+    hasher: Hasher,
+}
+
+impl Arrived {
+    /// The body so far: everything but its hash, which is empty here.
+    pub fn received(&self) -> &Received {
+        &self.received
+    }
+
+    /// The body with its hash, once the hash is done.
+    pub async fn hashed(self) -> Received {
+        Received { sha256_hex: self.hasher.finish().await, ..self.received }
+    }
+}
+
+/// [`read`] up to the last byte, without waiting for the hash.
+pub async fn receive<B>(body: B, declared: Option<u64>, plan: Plan<'_>) -> Result<Arrived, ReadError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     if declared.is_some_and(|n| n > plan.cap) {
         return Err(ReadError::OverCap { cap: plan.cap });
     }
@@ -202,15 +230,15 @@ where
         keeper.pay(len, STEP).await;
         keeper.kept = std::mem::replace(&mut keeper.kept, Kept::Empty).push(chunk, declared, plan.limit);
     }
-    let sha256_hex = hasher.finish().await;
-    Ok(Received {
+    let received = Received {
         bytes: keeper.kept.into_bytes(),
         len,
         over_limit: len > limit,
         no_room: keeper.no_room,
-        sha256_hex,
+        sha256_hex: String::new(),
         _permit: keeper.permit,
-    })
+    };
+    Ok(Arrived { received, hasher })
 }
 
 /// Bodies declared at least this long are hashed on blocking threads while they arrive.

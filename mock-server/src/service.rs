@@ -67,9 +67,14 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         ..body_plan(shared, endpoint)
     };
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let received = match tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan)).await {
-        Ok(received) => received,
+    let arrived = match tokio::time::timeout(BODY_TIMEOUT, body::receive(incoming, declared, plan)).await {
+        Ok(arrived) => arrived,
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
+    };
+    let mut early = arrived.as_ref().ok().and_then(|a| Early::start(endpoint, a.received(), shared.depth));
+    let received = match arrived {
+        Ok(arrived) => Ok(arrived.hashed().await),
+        Err(e) => Err(e),
     };
     // Borrowed from the header when it is UTF-8, as it nearly always is.
     let client_request_id = parts.headers.get(&header::REQUEST_ID);
@@ -97,7 +102,12 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 let shared_body = body.share();
                 tokio::task::spawn_blocking(move || scan::summarize(&shared_body))
             });
-            let decided = decide(shared, admitted, &body, forced).await;
+            let decided = decide(shared, admitted, &body, forced, &mut early).await;
+            if let Some(unused) = early.take() {
+                // Begun early for a call refused before its capability: waited for, so that
+                // the body's bytes are not let go while a thread still reads them.
+                let _ = unused.task.await;
+            }
             let summary = match beside {
                 Some(task) => task.await.ok(),
                 None => keeps.then(|| scan::summarize(&body)),
@@ -223,6 +233,7 @@ async fn decide<'s>(
     admitted: Result<Admitted, Refusal>,
     body: &Received,
     forced: Option<Forced>,
+    early: &mut Option<Early>,
 ) -> Decided<'s> {
     let admitted = match admitted {
         Ok(admitted) => admitted,
@@ -241,7 +252,7 @@ async fn decide<'s>(
         Ok(prepared) => prepared,
         Err(decided) => return *decided,
     };
-    let (answer, delay) = perceive(prepared.admitted.endpoint, body, shared.depth).await;
+    let (answer, delay) = perceive(prepared.admitted.endpoint, body, shared.depth, early).await;
     let answer = faults::fence::fail_picked(answer, prepared.fault.as_ref());
     Decided {
         answer,
@@ -293,14 +304,50 @@ fn prepare(shared: &Shared, admitted: Admitted, forced: Option<Forced>) -> Resul
 /// The capability's answer; for a large body, or any body under `--full-decode` (a small
 /// file may decode to many pixels), on a blocking thread so that parsing, decoding and
 /// image checks never hold a runtime worker.
-async fn perceive(endpoint: &'static Endpoint, body: &Received, depth: crate::vision::Depth) -> (Answer, Duration) {
+async fn perceive(
+    endpoint: &'static Endpoint,
+    body: &Received,
+    depth: crate::vision::Depth,
+    early: &mut Option<Early>,
+) -> (Answer, Duration) {
+    if let Some(early) = early.take_if(|e| std::ptr::eq(e.endpoint, endpoint)) {
+        return joined(early.task.await);
+    }
     if body.bytes.len() <= BLOCKING_MIN && depth == crate::vision::Depth::Structure {
         return capabilities::handle(endpoint, body, depth);
     }
     let body = body.share();
-    match tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body, depth)).await {
-        Ok(answered) => answered,
-        Err(e) => (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO),
+    joined(tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body, depth)).await)
+}
+
+fn joined(answered: Result<(Answer, Duration), tokio::task::JoinError>) -> (Answer, Duration) {
+    answered
+        .unwrap_or_else(|e| (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO))
+}
+
+/// The capability's work on a large body, begun on a blocking thread as soon as the last
+/// byte arrived, while the body's hash — and so the signature's verdict — is still being
+/// completed beside it. The answer is used only when the call gets as far as its
+/// capability (gateway, faults, the app's limit, billing, in that order, as always);
+/// otherwise it is waited for and dropped. Either way the outcome is the one the order
+/// gives: the capability reads nothing but the body.
+struct Early {
+    endpoint: &'static Endpoint,
+    task: tokio::task::JoinHandle<(Answer, Duration)>,
+}
+
+impl Early {
+    /// Begins when the body is large and kept (so the head has passed the gateway so far).
+    fn start(endpoint: Option<&'static Endpoint>, body: &Received, depth: crate::vision::Depth) -> Option<Early> {
+        let endpoint = endpoint?;
+        if body.over_limit || body.no_room || body.bytes.len() <= BLOCKING_MIN {
+            return None;
+        }
+        let body = body.share();
+        Some(Early {
+            endpoint,
+            task: tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body, depth)),
+        })
     }
 }
 
