@@ -34,13 +34,13 @@ pub fn handle(
     let raw = members
         .get("images")
         .ok_or_else(|| refuse!(NO_IMAGES, "the body has no `images` key (keys sent: {})", keys(&members)))?;
-    let list = counted_list(raw, frames).map_err(|e| match e {
+    let list = counted_list(*raw, frames).map_err(|e| match e {
         ListError::NotAList => refuse!(IMAGES_NOT_A_LIST, "`images` must be a list of base64 strings"),
         ListError::Count(n) => refuse!(IMAGE_COUNT, "`images` has {n} frames; send {} to {}", frames.min, frames.max),
     })?;
     let mut score: f64 = 0.0;
     for (i, raw) in list.iter().enumerate() {
-        let text = string_member(raw)
+        let text = string_member(*raw)
             .map_err(|kind| refuse!(IMAGE_UNPARSABLE, "frame {} is {kind}, not a base64 string", i + 1))?;
         let image = Image::decode(&text, &endpoint.formats, depth)
             .map_err(|e| refuse!(IMAGE_UNPARSABLE, "frame {}: {e}; send {}", i + 1, names(&endpoint.formats)))?;

@@ -27,8 +27,8 @@ pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, depth: Depth, de
     let raw = members
         .get("image")
         .ok_or_else(|| refuse!(NO_IMAGE, "the body has no `image` key (keys sent: {})", keys(&members)))?;
-    let text =
-        string_member(raw).map_err(|kind| refuse!(NO_IMAGE, "`image` is {kind}; send the image as a base64 string"))?;
+    let text = string_member(*raw)
+        .map_err(|kind| refuse!(NO_IMAGE, "`image` is {kind}; send the image as a base64 string"))?;
     if text.len() > limit {
         return Err(refuse!(
             IMAGE_TOO_LARGE,

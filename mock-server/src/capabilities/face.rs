@@ -26,7 +26,7 @@ pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, depth: Dept
         ));
     };
     let text =
-        string_member(raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
+        string_member(*raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
     let image = Image::decode(&text, &endpoint.formats, depth)
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
     check_size(&image, max_size, "the image")?;

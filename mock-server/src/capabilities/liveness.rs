@@ -53,7 +53,7 @@ pub fn handle(endpoint: &Endpoint, rules: &Rules<'_>, body: &Received, delay: &m
     let texts = frames
         .iter()
         .map(|(n, raw)| {
-            string_member(raw)
+            string_member(*raw)
                 .map(|t| (*n, t))
                 .map_err(|kind| refuse!(BAD_FORMAT, "image{n}Content is {kind}; send a base64 string"))
         })
