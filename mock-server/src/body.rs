@@ -208,7 +208,7 @@ where
     let mut body = body;
     let mut hasher = match plan.hash {
         false => Hasher::None,
-        true if declared.is_some_and(|n| n >= BESIDE_MIN) => Hasher::beside(),
+        true if declared.is_some_and(|n| n >= LARGE as u64) => Hasher::beside(),
         true => Hasher::Inline(Sha256::new()),
     };
     let mut len: u64 = 0;
@@ -241,8 +241,9 @@ where
     Ok(Arrived { received, hasher })
 }
 
-/// Bodies declared at least this long are hashed on blocking threads while they arrive.
-const BESIDE_MIN: u64 = 1 << 20;
+/// A large body: one declared at least this long is hashed on blocking threads while it
+/// arrives (and one kept past it is read by its capability on a blocking thread too).
+pub const LARGE: usize = 1 << 20;
 
 /// The bytes gathered before a batch is handed to a blocking thread to hash. A thread is
 /// held only while a batch is hashed, never while a slow client sends the next one; and a
@@ -429,7 +430,7 @@ mod tests {
     #[tokio::test]
     async fn a_large_body_is_hashed_beside_as_it_would_be_inline() {
         let b = budget(1 << 24);
-        let whole: &'static [u8] = Box::leak(vec![7u8; (BESIDE_MIN as usize) * 3 + 5].into_boxed_slice());
+        let whole: &'static [u8] = Box::leak(vec![7u8; LARGE * 3 + 5].into_boxed_slice());
         let parts: Vec<&'static [u8]> = whole.chunks(100_000).collect();
         let expected = hex(&Sha256::digest(whole));
         let n = whole.len();

@@ -31,8 +31,9 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
 /// Bodies larger than this are parsed, decoded and checked on a blocking thread, so that
-/// small requests are never starved of a runtime worker.
-const BLOCKING_MIN: usize = 1 << 20;
+/// small requests are never starved of a runtime worker: the size past which a body is
+/// also hashed beside its reading.
+const BLOCKING_MIN: usize = body::LARGE;
 
 /// Serves one request.
 pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<FaultBody> {
@@ -310,19 +311,24 @@ async fn perceive(
     depth: crate::vision::Depth,
     early: &mut Option<Early>,
 ) -> (Answer, Duration) {
-    if let Some(early) = early.take_if(|e| std::ptr::eq(e.endpoint, endpoint)) {
-        return joined(early.task.await);
-    }
-    if body.bytes.len() <= BLOCKING_MIN && depth == crate::vision::Depth::Structure {
-        return capabilities::handle(endpoint, body, depth);
-    }
-    let body = body.share();
-    joined(tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body, depth)).await)
+    let task = match early.take() {
+        Some(early) => early.task,
+        None if body.bytes.len() <= BLOCKING_MIN && depth == crate::vision::Depth::Structure => {
+            return capabilities::handle(endpoint, body, depth);
+        }
+        None => on_blocking_thread(endpoint, body, depth),
+    };
+    task.await
+        .unwrap_or_else(|e| (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO))
 }
 
-fn joined(answered: Result<(Answer, Duration), tokio::task::JoinError>) -> (Answer, Duration) {
-    answered
-        .unwrap_or_else(|e| (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO))
+fn on_blocking_thread(
+    endpoint: &'static Endpoint,
+    body: &Received,
+    depth: crate::vision::Depth,
+) -> tokio::task::JoinHandle<(Answer, Duration)> {
+    let body = body.share();
+    tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body, depth))
 }
 
 /// The capability's work on a large body, begun on a blocking thread as soon as the last
@@ -330,9 +336,9 @@ fn joined(answered: Result<(Answer, Duration), tokio::task::JoinError>) -> (Answ
 /// completed beside it. The answer is used only when the call gets as far as its
 /// capability (gateway, faults, the app's limit, billing, in that order, as always);
 /// otherwise it is waited for and dropped. Either way the outcome is the one the order
-/// gives: the capability reads nothing but the body.
+/// gives: the capability reads nothing but the body, and the endpoint it is begun for is
+/// the one the gateway admits (both are the route's).
 struct Early {
-    endpoint: &'static Endpoint,
     task: tokio::task::JoinHandle<(Answer, Duration)>,
 }
 
@@ -343,11 +349,7 @@ impl Early {
         if body.over_limit || body.no_room || body.bytes.len() <= BLOCKING_MIN {
             return None;
         }
-        let body = body.share();
-        Some(Early {
-            endpoint,
-            task: tokio::task::spawn_blocking(move || capabilities::handle(endpoint, &body, depth)),
-        })
+        Some(Early { task: on_blocking_thread(endpoint, body, depth) })
     }
 }
 
