@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::vision::{Streamed, Streaming};
+
 /// The step in which a chunked body's memory is reserved.
 const STEP: u64 = 64 * 1024;
 
@@ -34,6 +36,8 @@ pub struct Received {
     pub no_room: bool,
     /// Lowercase hex SHA-256 of every byte received (empty when not asked for).
     pub sha256_hex: String,
+    /// The `image` member of a large body, decoded while the body arrived.
+    pub image: Option<Streamed>,
     /// The budget's bytes that pay for `bytes`, given back when this is dropped.
     pub _permit: Option<OwnedSemaphorePermit>,
 }
@@ -43,7 +47,15 @@ impl Received {
     #[cfg(test)]
     pub fn whole(bytes: Bytes) -> Received {
         let sha256_hex = hex(&Sha256::digest(&bytes));
-        Received { len: bytes.len() as u64, bytes, over_limit: false, no_room: false, sha256_hex, _permit: None }
+        Received {
+            len: bytes.len() as u64,
+            bytes,
+            over_limit: false,
+            no_room: false,
+            sha256_hex,
+            image: None,
+            _permit: None,
+        }
     }
 
     /// The same body for another thread; the budget's bytes stay with `self`.
@@ -54,6 +66,7 @@ impl Received {
             over_limit: self.over_limit,
             no_room: self.no_room,
             sha256_hex: self.sha256_hex.clone(),
+            image: self.image.clone(),
             _permit: None,
         }
     }
@@ -83,6 +96,11 @@ impl Budget {
     #[cfg(test)]
     pub fn in_use(&self) -> u64 {
         self.total - self.bytes.available_permits() as u64
+    }
+
+    /// `n` bytes if they are free now.
+    fn try_reserve(&self, n: u64) -> Option<OwnedSemaphorePermit> {
+        self.bytes.clone().try_acquire_many_owned(u32::try_from(n).ok()?).ok()
     }
 
     /// `n` bytes, waiting until `deadline` at most; none at once if `n` is over the total.
@@ -178,6 +196,14 @@ impl Arrived {
         &self.received
     }
 
+    /// The image of a large kept body, being decoded beside its hash; taken once.
+    pub fn decoding(&mut self) -> Option<Decoding> {
+        match self.received.bytes.is_empty() {
+            true => None,
+            false => self.hasher.decoding(),
+        }
+    }
+
     /// The body with its hash, once the hash is done.
     pub async fn hashed(self) -> Received {
         Received { sha256_hex: self.hasher.finish().await, ..self.received }
@@ -206,9 +232,22 @@ where
         keeper.pay(n, 0).await;
     }
     let mut body = body;
+    // A large body kept whole also has its image decoded while it arrives, when the budget
+    // has room for the decoded bytes too (three quarters of the body) without waiting.
+    let kept_whole = |n: &u64| *n >= LARGE as u64 && *n <= limit && matches!(keeper.kept, Kept::Empty);
+    let image = match declared.filter(kept_whole) {
+        Some(n) => keeper.plan.budget.try_reserve(n / 4 * 3).map(|more| {
+            match &mut keeper.permit {
+                Some(permit) => permit.merge(more),
+                None => keeper.permit = Some(more),
+            }
+            n as usize
+        }),
+        None => None,
+    };
     let mut hasher = match plan.hash {
         false => Hasher::None,
-        true if declared.is_some_and(|n| n >= LARGE as u64) => Hasher::beside(),
+        true if declared.is_some_and(|n| n >= LARGE as u64) => Hasher::batches(image),
         true => Hasher::Inline(Sha256::new()),
     };
     let mut len: u64 = 0;
@@ -236,6 +275,7 @@ where
         over_limit: len > limit,
         no_room: keeper.no_room,
         sha256_hex: String::new(),
+        image: None,
         _permit: keeper.permit,
     };
     Ok(Arrived { received, hasher })
@@ -252,39 +292,126 @@ const BATCH: usize = 256 * 1024;
 
 /// SHA-256 of the body as it arrives: on the reading task for a small body; for a large
 /// one in batches on blocking threads, so that receiving the next batch overlaps hashing
-/// this one (on two cores the body costs the longer of the two, not their sum).
+/// this one (on two cores the body costs the longer of the two, not their sum). A large
+/// body that is kept has its image decoded the same way, beside the hash.
 enum Hasher {
     None,
     Inline(Sha256),
-    Beside(Beside),
+    Batches(Batches),
 }
 
-/// The state of a body hashed beside its reading: the hasher is either here, idle, or on a
-/// blocking thread with the batch before `gathered`.
-struct Beside {
-    idle: Option<Sha256>,
-    running: Option<tokio::task::JoinHandle<Sha256>>,
+/// A large body's batches: the bytes gathered for the next one, and the work each batch
+/// is handed to.
+struct Batches {
+    hash: Beside<Sha256>,
+    image: Option<Beside<Streaming>>,
     gathered: Vec<Bytes>,
     gathered_len: usize,
 }
 
+/// Work done on a large body's batches, in order, on blocking threads.
+trait Sink: Send + 'static {
+    fn update(&mut self, chunk: &[u8]);
+}
+
+impl Sink for Sha256 {
+    fn update(&mut self, chunk: &[u8]) {
+        Digest::update(self, chunk);
+    }
+}
+
+impl Sink for Streaming {
+    fn update(&mut self, chunk: &[u8]) {
+        Streaming::update(self, chunk);
+    }
+}
+
+/// One piece of work on a body's batches: idle here, or on a blocking thread with a batch.
+struct Beside<S> {
+    idle: Option<S>,
+    running: Option<tokio::task::JoinHandle<S>>,
+}
+
+impl<S: Sink> Beside<S> {
+    fn new(sink: S) -> Beside<S> {
+        Beside { idle: Some(sink), running: None }
+    }
+
+    /// The work, once the batch it is on is done (`None` when its thread failed).
+    async fn take_back(&mut self) -> Option<S> {
+        match self.running.take() {
+            Some(task) => task.await.ok(),
+            None => self.idle.take(),
+        }
+    }
+
+    /// Hands `batch` to a blocking thread, after the batch before it.
+    async fn hand_over(&mut self, batch: Arc<Vec<Bytes>>) {
+        let Some(mut sink) = self.take_back().await else { return };
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            for chunk in batch.iter() {
+                sink.update(chunk);
+            }
+            sink
+        }));
+    }
+}
+
+/// The image of a large body being decoded beside its reading (see [`Streaming`]).
+pub struct Decoding {
+    beside: Beside<Streaming>,
+    rest: Vec<Bytes>,
+}
+
+impl Decoding {
+    /// Waits for the batches handed over; gives the work left, to be run on a blocking
+    /// thread: decoding the bytes gathered since, then the image if the whole text was.
+    pub async fn rest(mut self) -> Option<impl FnOnce() -> Option<Streamed> + Send + 'static> {
+        let mut streaming = self.beside.take_back().await?;
+        let rest = self.rest;
+        Some(move || {
+            for chunk in &rest {
+                streaming.update(chunk);
+            }
+            streaming.finish()
+        })
+    }
+}
+
 impl Hasher {
-    fn beside() -> Hasher {
-        Hasher::Beside(Beside { idle: Some(Sha256::new()), running: None, gathered: Vec::new(), gathered_len: 0 })
+    fn batches(image: Option<usize>) -> Hasher {
+        Hasher::Batches(Batches {
+            hash: Beside::new(Sha256::new()),
+            image: image.map(|declared| Beside::new(Streaming::new(declared))),
+            gathered: Vec::new(),
+            gathered_len: 0,
+        })
     }
 
     async fn update(&mut self, chunk: &Bytes) {
         match self {
             Hasher::None => {}
-            Hasher::Inline(hasher) => hasher.update(chunk),
-            Hasher::Beside(beside) => {
-                beside.gathered.push(chunk.clone());
-                beside.gathered_len += chunk.len();
-                if beside.gathered_len >= BATCH {
-                    beside.hand_over().await;
+            Hasher::Inline(hasher) => Digest::update(hasher, chunk),
+            Hasher::Batches(batches) => {
+                batches.gathered.push(chunk.clone());
+                batches.gathered_len += chunk.len();
+                if batches.gathered_len >= BATCH {
+                    let batch = Arc::new(std::mem::take(&mut batches.gathered));
+                    batches.gathered_len = 0;
+                    batches.hash.hand_over(batch.clone()).await;
+                    if let Some(image) = &mut batches.image {
+                        image.hand_over(batch).await;
+                    }
                 }
             }
         }
+    }
+
+    /// The image being decoded beside, with the bytes it has still to be given.
+    fn decoding(&mut self) -> Option<Decoding> {
+        let Hasher::Batches(batches) = self else { return None };
+        let beside = batches.image.take()?;
+        Some(Decoding { beside, rest: batches.gathered.clone() })
     }
 
     /// Lowercase hex, or empty when not hashed (or when a hashing thread failed, which
@@ -293,37 +420,14 @@ impl Hasher {
         match self {
             Hasher::None => String::new(),
             Hasher::Inline(hasher) => hex(&hasher.finalize()),
-            Hasher::Beside(mut beside) => {
-                let Some(mut hasher) = beside.take_back().await else { return String::new() };
-                for chunk in beside.gathered {
-                    hasher.update(&chunk);
+            Hasher::Batches(mut batches) => {
+                let Some(mut hasher) = batches.hash.take_back().await else { return String::new() };
+                for chunk in batches.gathered {
+                    Digest::update(&mut hasher, &chunk);
                 }
                 hex(&hasher.finalize())
             }
         }
-    }
-}
-
-impl Beside {
-    /// The hasher, once the batch it is hashing is done.
-    async fn take_back(&mut self) -> Option<Sha256> {
-        match self.running.take() {
-            Some(task) => task.await.ok(),
-            None => self.idle.take(),
-        }
-    }
-
-    /// Hands the gathered chunks to a blocking thread (after the batch before them).
-    async fn hand_over(&mut self) {
-        let batch = std::mem::take(&mut self.gathered);
-        self.gathered_len = 0;
-        let Some(mut hasher) = self.take_back().await else { return };
-        self.running = Some(tokio::task::spawn_blocking(move || {
-            for chunk in &batch {
-                hasher.update(chunk);
-            }
-            hasher
-        }));
     }
 }
 
@@ -440,6 +544,35 @@ mod tests {
         }
         let dropped = read(chunks(&parts), Some(n as u64), plan(&b, 10, n as u64)).await.expect("read");
         assert!(dropped.over_limit && dropped.bytes.is_empty() && dropped.sha256_hex == expected);
+    }
+
+    /// The image of a large kept body is decoded beside its hash, from batches and the
+    /// bytes gathered after the last one; a body not kept decodes nothing.
+    #[tokio::test]
+    async fn a_large_kept_body_has_its_image_decoded_as_it_arrives() {
+        use base64::Engine;
+        let b = budget(1 << 24);
+        let image: Vec<u8> = (0..LARGE as u32).map(|i| (i % 251) as u8).collect();
+        let text = base64::engine::general_purpose::STANDARD.encode(&image);
+        let whole: &'static [u8] = Box::leak(format!(r#"{{"image": "{text}"}}"#).into_bytes().into_boxed_slice());
+        let parts: Vec<&'static [u8]> = whole.chunks(70_001).collect();
+        let n = whole.len();
+        let mut arrived = receive(chunks(&parts), Some(n as u64), plan(&b, n, n as u64)).await.expect("read");
+        let rest = arrived.decoding().expect("decoding").rest().await.expect("the decoder came back");
+        let streamed = tokio::task::spawn_blocking(rest).await.expect("decoded").expect("the whole text");
+        assert_eq!((streamed.start, streamed.end, &streamed.bytes[..]), (11, 11 + text.len(), &image[..]));
+        let received = arrived.hashed().await;
+        assert_eq!(received.sha256_hex, hex(&Sha256::digest(whole)));
+        // The decoded bytes are paid for from the budget with the body, and given back with it.
+        assert_eq!(b.in_use(), (n + n / 4 * 3) as u64);
+        drop(received);
+        assert_eq!(b.in_use(), 0);
+        let mut dropped = receive(chunks(&parts), Some(n as u64), plan(&b, 10, n as u64)).await.expect("read");
+        assert!(dropped.decoding().is_none());
+        // Room for the body but not for its image: kept, and its image decoded after.
+        let tight = budget(n as u64 + 10);
+        let mut kept = receive(chunks(&parts), Some(n as u64), plan(&tight, n, n as u64)).await.expect("read");
+        assert!(kept.decoding().is_none() && kept.received().bytes.len() == n);
     }
 
     #[tokio::test]

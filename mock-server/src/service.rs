@@ -68,11 +68,11 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         ..body_plan(shared, endpoint)
     };
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    let arrived = match tokio::time::timeout(BODY_TIMEOUT, body::receive(incoming, declared, plan)).await {
+    let mut arrived = match tokio::time::timeout(BODY_TIMEOUT, body::receive(incoming, declared, plan)).await {
         Ok(arrived) => arrived,
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
-    let mut early = arrived.as_ref().ok().and_then(|a| Early::start(endpoint, a.received(), shared.depth));
+    let mut early = arrived.as_mut().ok().and_then(|a| Early::start(endpoint, a, shared.depth));
     let received = match arrived {
         Ok(arrived) => Ok(arrived.hashed().await),
         Err(e) => Err(e),
@@ -311,15 +311,14 @@ async fn perceive(
     depth: crate::vision::Depth,
     early: &mut Option<Early>,
 ) -> (Answer, Duration) {
-    let task = match early.take() {
-        Some(early) => early.task,
+    let done = match early.take() {
+        Some(early) => early.task.await.and_then(|done| done),
         None if body.bytes.len() <= BLOCKING_MIN && depth == crate::vision::Depth::Structure => {
             return capabilities::handle(endpoint, body, depth);
         }
-        None => on_blocking_thread(endpoint, body, depth),
+        None => on_blocking_thread(endpoint, body, depth).await,
     };
-    task.await
-        .unwrap_or_else(|e| (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO))
+    done.unwrap_or_else(|e| (Answer::Refused(refuse!(code::INTERNAL, "the capability failed: {e}")), Duration::ZERO))
 }
 
 fn on_blocking_thread(
@@ -332,24 +331,43 @@ fn on_blocking_thread(
 }
 
 /// The capability's work on a large body, begun on a blocking thread as soon as the last
-/// byte arrived, while the body's hash — and so the signature's verdict — is still being
-/// completed beside it. The answer is used only when the call gets as far as its
+/// byte arrived (with its image, decoded beside the hash, once that is done), while the
+/// body's hash — and so the signature's verdict — is still being completed beside it. The
+/// answer is used only when the call gets as far as its
 /// capability (gateway, faults, the app's limit, billing, in that order, as always);
 /// otherwise it is waited for and dropped. Either way the outcome is the one the order
 /// gives: the capability reads nothing but the body, and the endpoint it is begun for is
 /// the one the gateway admits (both are the route's).
 struct Early {
-    task: tokio::task::JoinHandle<(Answer, Duration)>,
+    task: tokio::task::JoinHandle<Result<(Answer, Duration), tokio::task::JoinError>>,
 }
 
 impl Early {
     /// Begins when the body is large and kept (so the head has passed the gateway so far).
-    fn start(endpoint: Option<&'static Endpoint>, body: &Received, depth: crate::vision::Depth) -> Option<Early> {
+    fn start(
+        endpoint: Option<&'static Endpoint>,
+        arrived: &mut body::Arrived,
+        depth: crate::vision::Depth,
+    ) -> Option<Early> {
         let endpoint = endpoint?;
+        let body = arrived.received();
         if body.over_limit || body.no_room || body.bytes.len() <= BLOCKING_MIN {
             return None;
         }
-        Some(Early { task: on_blocking_thread(endpoint, body, depth) })
+        let mut body = body.share();
+        let decoding = arrived.decoding();
+        let task = tokio::spawn(async move {
+            let rest = match decoding {
+                Some(decoding) => decoding.rest().await,
+                None => None,
+            };
+            tokio::task::spawn_blocking(move || {
+                body.image = rest.and_then(|rest| rest());
+                capabilities::handle(endpoint, &body, depth)
+            })
+            .await
+        });
+        Some(Early { task })
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{counted_list, json_object, keys, string_member, ListError, Outcome};
+use super::{body_object, counted_list, keys, string_member, ListError, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::action::*;
 use crate::catalogue::{Count, Endpoint, Incident};
@@ -30,7 +30,7 @@ pub fn handle(
             endpoint.body_limit
         ));
     }
-    let members = json_object(&body.bytes).map_err(|why| refuse!(NOT_AN_OBJECT, "{why}"))?;
+    let members = body_object(body).map_err(|why| refuse!(NOT_AN_OBJECT, "{why}"))?;
     let raw = members
         .get("images")
         .ok_or_else(|| refuse!(NO_IMAGES, "the body has no `images` key (keys sent: {})", keys(&members)))?;

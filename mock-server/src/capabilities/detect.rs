@@ -5,13 +5,13 @@
 
 use serde_json::json;
 
-use super::{json_object, keys, string_member, Outcome};
+use super::{body_object, image_of, keys, string_member, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT, NO_IMAGE};
 use crate::catalogue::Endpoint;
 use crate::faults::image::{honour, Asked};
 use crate::refuse;
-use crate::vision::{self, names, Depth, Image, ImageError, Wear};
+use crate::vision::{self, names, Depth, ImageError, Wear};
 
 /// `wear` is what the endpoint looks for (its `looks_for` in `fixtures/routes.json`).
 pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, depth: Depth, delay: &mut Asked) -> Outcome {
@@ -23,7 +23,7 @@ pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, depth: Depth, de
             body.len
         ));
     }
-    let members = json_object(&body.bytes).map_err(|why| refuse!(NOT_AN_OBJECT, "{why}"))?;
+    let members = body_object(body).map_err(|why| refuse!(NOT_AN_OBJECT, "{why}"))?;
     let raw = members
         .get("image")
         .ok_or_else(|| refuse!(NO_IMAGE, "the body has no `image` key (keys sent: {})", keys(&members)))?;
@@ -36,7 +36,7 @@ pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, depth: Depth, de
             text.len()
         ));
     }
-    let image = Image::decode(&text, &endpoint.formats, depth).map_err(|e| match e {
+    let image = image_of(body, &text, &endpoint.formats, depth).map_err(|e| match e {
         ImageError::Unsupported(_) | ImageError::NotAnImage => {
             refuse!(BAD_BASE64, "{e}; send {}", names(&endpoint.formats))
         }

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{json_object, keys, string_member, Members, Outcome};
+use super::{body_object, image_of, keys, string_member, Members, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::{Endpoint, Size};
@@ -27,7 +27,7 @@ pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, depth: Dept
     };
     let text =
         string_member(*raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
-    let image = Image::decode(&text, &endpoint.formats, depth)
+    let image = image_of(body, &text, &endpoint.formats, depth)
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
     check_size(&image, max_size, "the image")?;
     let scene = image.scene();
@@ -47,7 +47,7 @@ pub(crate) fn members<'a>(endpoint: &Endpoint, body: &'a Received, example: &str
     if body.bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(refuse!(EMPTY_OR_WRONG_KEY, "the body is empty; send {example}"));
     }
-    json_object(&body.bytes).map_err(|why| refuse!(BAD_FORMAT, "{why}"))
+    body_object(body).map_err(|why| refuse!(BAD_FORMAT, "{why}"))
 }
 
 /// 4205 for an image over `max` (960×1280 for every face endpoint).

@@ -8,7 +8,7 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{counted_list, json_object, keys, string_member, ListError, Outcome, Reply};
+use super::{body_object, counted_list, keys, string_member, ListError, Outcome, Reply};
 use crate::body::Received;
 use crate::catalogue::code::fence::*;
 use crate::catalogue::{Count, Endpoint};
@@ -24,7 +24,7 @@ pub fn handle(endpoint: &Endpoint, count: &Count, body: &Received, depth: Depth,
     if body.over_limit {
         return Err(refuse!(TOO_LARGE, "the body is {} bytes; at most {} are accepted", body.len, endpoint.body_limit));
     }
-    let members = json_object(&body.bytes).map_err(|why| refuse!(NOT_AN_OBJECT, "{why}"))?;
+    let members = body_object(body).map_err(|why| refuse!(NOT_AN_OBJECT, "{why}"))?;
     if members.len() != 2 || !members.contains_key("image") || !members.contains_key("area") {
         return Err(refuse!(
             BAD_KEYS,

@@ -76,7 +76,7 @@ fn examine(
     delay: &mut Asked,
 ) -> Result<bool, Refusal> {
     let last = frames.keys().next_back().copied().unwrap_or(0);
-    let mut first_bytes: Option<Vec<u8>> = None;
+    let mut first_bytes: Option<bytes::Bytes> = None;
     for n in 1..=last {
         let text = frames.get(&n).ok_or_else(|| Refusal {
             index: Some(n),

@@ -5,12 +5,14 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use super::{decode, decode_image_base64, dimensions, integrity, sniff, Base64Error, Depth, ImageFormat, Sniffed};
+use super::{
+    decode, decode_image_base64, dimensions, integrity, sniff, Base64Error, Depth, ImageFormat, Sniffed, Streamed,
+};
 
 /// A decoded image that an endpoint accepts.
 #[derive(Debug, Clone)]
 pub struct Image {
-    pub bytes: Vec<u8>,
+    pub bytes: bytes::Bytes,
     pub width: u32,
     pub height: u32,
     /// The bytes' fingerprint (see [`fingerprint`]), computed at most once and only if
@@ -48,6 +50,22 @@ impl Image {
     /// Decodes base64 `text` as an image in one of `formats`, its pixels checked to `depth`.
     pub fn decode(text: &str, formats: &[ImageFormat], depth: Depth) -> Result<Image, ImageError> {
         let bytes = decode_image_base64(text).map_err(ImageError::Base64)?;
+        Image::check(bytes.into(), OnceLock::new(), formats, depth)
+    }
+
+    /// The image decoded while its body arrived: the same bytes as [`Image::decode`] of its
+    /// text, and their fingerprint from the CRC-32 taken as they were decoded.
+    pub fn streamed(streamed: &Streamed, formats: &[ImageFormat], depth: Depth) -> Result<Image, ImageError> {
+        let digest = OnceLock::from(fingerprint_of(streamed.crc, streamed.bytes.len()));
+        Image::check(streamed.bytes.clone(), digest, formats, depth)
+    }
+
+    fn check(
+        bytes: bytes::Bytes,
+        digest: OnceLock<[u8; 32]>,
+        formats: &[ImageFormat],
+        depth: Depth,
+    ) -> Result<Image, ImageError> {
         let format = match sniff(&bytes) {
             Sniffed::Known(f) if formats.contains(&f) => f,
             Sniffed::Known(f) => return Err(ImageError::Unsupported(f.name())),
@@ -59,7 +77,7 @@ impl Image {
         if depth == Depth::Full {
             decode::check(&bytes, format).map_err(ImageError::Damaged)?;
         }
-        Ok(Image { bytes, width, height, digest: OnceLock::new() })
+        Ok(Image { bytes, width, height, digest })
     }
 
     pub fn digest(&self) -> &[u8; 32] {
@@ -91,9 +109,14 @@ impl Image {
 /// was already hashed with SHA-256 for its signature; hashing the image a second time cost
 /// as much again on a large image, for a key and a seed that need no cryptographic strength.
 pub fn fingerprint(bytes: &[u8]) -> [u8; 32] {
+    fingerprint_of(crc32fast::hash(bytes), bytes.len())
+}
+
+/// [`fingerprint`] from the bytes' CRC-32 and length.
+fn fingerprint_of(crc: u32, len: usize) -> [u8; 32] {
     let mut out = [0u8; 32];
-    out[..4].copy_from_slice(&crc32fast::hash(bytes).to_be_bytes());
-    out[4..8].copy_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out[..4].copy_from_slice(&crc.to_be_bytes());
+    out[4..8].copy_from_slice(&(len as u32).to_be_bytes());
     let mut rng = super::rng::SplitMix64::from_digest(&out[..8]);
     for chunk in out[8..].chunks_mut(8) {
         chunk.copy_from_slice(&rng.next_u64().to_le_bytes());

@@ -12,7 +12,7 @@ mod integrity;
 pub mod rng;
 pub mod scene;
 
-pub use self::base64::{decode_image_base64, Base64Error};
+pub use self::base64::{decode_image_base64, Base64Error, Streamed, Streaming};
 pub use self::decode::Depth;
 pub use self::detect::{detections, Wear};
 pub use self::image::{names, Image, ImageError};

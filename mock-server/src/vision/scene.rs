@@ -155,14 +155,20 @@ pub enum Source {
 }
 
 /// What the image shows: its own ground truth, else the catalogue's, else a derived scene.
-/// `digest` gives the image's SHA-256; it is asked for only when the image carries no
-/// ground truth.
+/// The catalogue's key of an image: the first 8 bytes of its fingerprint in lowercase hex
+/// (its CRC-32 and length).
+fn key(digest: &[u8; 32]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `digest` gives the image's fingerprint (`image::fingerprint`); it is asked for only
+/// when the image carries no ground truth.
 pub fn perceive(image: &[u8], digest: impl FnOnce() -> [u8; 32], width: u32, height: u32) -> (Scene, Source) {
     if let Some(scene) = embedded(image) {
         return (scene, Source::Image);
     }
     let digest = digest();
-    if let Some(scene) = catalogue().get(&crate::body::hex(&digest[..8])) {
+    if let Some(scene) = catalogue().get(&key(&digest)) {
         return (scene.clone(), Source::Catalogue);
     }
     (derived(&digest, width, height), Source::Derived)
@@ -281,7 +287,7 @@ mod tests {
     fn the_catalogue_is_keyed_by_the_image_fingerprint() {
         let image = include_bytes!("../../../fixtures/images/scene-96x64.bmp");
         let digest = super::super::image::fingerprint(image);
-        assert_eq!(crate::body::hex(&digest[..8]), "cfe6899500004836");
+        assert_eq!(key(&digest), "cfe6899500004836");
         let (scene, source) = perceive(image, || digest, 96, 64);
         assert_eq!(source, Source::Catalogue);
         assert_eq!(scene.people.len(), 1);
