@@ -73,6 +73,23 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
         Err(_) => Err(ReadError::Io(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()))),
     };
     let mut early = arrived.as_mut().ok().and_then(|a| Early::start(endpoint, a, shared.depth));
+    // What the journal reads of the body. A large body is read for it on a blocking thread
+    // from its last byte on (once its image, if decoded while it arrived, is done), while
+    // its hash completes and its capability reads it.
+    let keeps = shared.journal.keeps_entries();
+    let beside = match &arrived {
+        Ok(arrived) if keeps && arrived.received().bytes.len() > BLOCKING_MIN => {
+            let mut shared_body = arrived.received().share();
+            let image = early.as_mut().and_then(|early| early.image.take());
+            Some(tokio::spawn(async move {
+                if let Some(image) = image {
+                    shared_body.image = image.await.ok().flatten();
+                }
+                tokio::task::spawn_blocking(move || scan::summarize(&shared_body)).await
+            }))
+        }
+        _ => None,
+    };
     let received = match arrived {
         Ok(arrived) => Ok(arrived.hashed().await),
         Err(e) => Err(e),
@@ -96,13 +113,6 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 None => Err(forced_refusal(forced)),
             };
             let by_header = forced.is_some();
-            // What the journal reads of the body. A large body is read for it on a blocking
-            // thread while the capability reads it on another: the two passes overlap.
-            let keeps = shared.journal.keeps_entries();
-            let beside = (keeps && body.bytes.len() > BLOCKING_MIN).then(|| {
-                let shared_body = body.share();
-                tokio::task::spawn_blocking(move || scan::summarize(&shared_body))
-            });
             let decided = decide(shared, admitted, &body, forced, &mut early).await;
             if let Some(unused) = early.take() {
                 // Begun early for a call refused before its capability: waited for, so that
@@ -110,7 +120,7 @@ pub(crate) async fn handle(shared: &Shared, request: Request<Incoming>, peer: So
                 let _ = unused.task.await;
             }
             let summary = match beside {
-                Some(task) => task.await.ok(),
+                Some(task) => task.await.ok().and_then(Result::ok).map(|summary| summary.hashed(&body)),
                 None => keeps.then(|| scan::summarize(&body)),
             };
             // The body is no longer needed: its bytes go back to the budget before any wait.
@@ -340,6 +350,8 @@ fn on_blocking_thread(
 /// the one the gateway admits (both are the route's).
 struct Early {
     task: tokio::task::JoinHandle<Result<(Answer, Duration), tokio::task::JoinError>>,
+    /// The image decoded while the body arrived, for the journal's summary too.
+    image: Option<tokio::sync::oneshot::Receiver<Option<crate::vision::Streamed>>>,
 }
 
 impl Early {
@@ -356,6 +368,7 @@ impl Early {
         }
         let mut body = body.share();
         let decoding = arrived.decoding();
+        let (tell, told) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             let rest = match decoding {
                 Some(decoding) => decoding.rest().await,
@@ -363,11 +376,12 @@ impl Early {
             };
             tokio::task::spawn_blocking(move || {
                 body.image = rest.and_then(|rest| rest());
+                let _ = tell.send(body.image.clone());
                 capabilities::handle(endpoint, &body, depth)
             })
             .await
         });
-        Some(Early { task })
+        Some(Early { task, image: Some(told) })
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{body_object, image_of, keys, string_member, Outcome};
+use super::{body_object, image_text, keys, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::detect::{BAD_BASE64, IMAGE_TOO_LARGE, NOT_AN_OBJECT, NO_IMAGE};
 use crate::catalogue::Endpoint;
@@ -27,8 +27,8 @@ pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, depth: Depth, de
     let raw = members
         .get("image")
         .ok_or_else(|| refuse!(NO_IMAGE, "the body has no `image` key (keys sent: {})", keys(&members)))?;
-    let text = string_member(*raw)
-        .map_err(|kind| refuse!(NO_IMAGE, "`image` is {kind}; send the image as a base64 string"))?;
+    let text =
+        image_text(*raw).map_err(|kind| refuse!(NO_IMAGE, "`image` is {kind}; send the image as a base64 string"))?;
     if text.len() > limit {
         return Err(refuse!(
             IMAGE_TOO_LARGE,
@@ -36,7 +36,7 @@ pub fn handle(endpoint: &Endpoint, wear: Wear, body: &Received, depth: Depth, de
             text.len()
         ));
     }
-    let image = image_of(body, &text, &endpoint.formats, depth).map_err(|e| match e {
+    let image = text.image(&endpoint.formats, depth).map_err(|e| match e {
         ImageError::Unsupported(_) | ImageError::NotAnImage => {
             refuse!(BAD_BASE64, "{e}; send {}", names(&endpoint.formats))
         }

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{body_object, image_of, keys, string_member, Members, Outcome};
+use super::{body_object, image_text, keys, Members, Outcome};
 use crate::body::Received;
 use crate::catalogue::code::face::*;
 use crate::catalogue::{Endpoint, Size};
@@ -26,8 +26,9 @@ pub fn handle(endpoint: &Endpoint, max_size: &Size, body: &Received, depth: Dept
         ));
     };
     let text =
-        string_member(*raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
-    let image = image_of(body, &text, &endpoint.formats, depth)
+        image_text(*raw).map_err(|kind| refuse!(BAD_FORMAT, "`imageContent` is {kind}; send a base64 string"))?;
+    let image = text
+        .image(&endpoint.formats, depth)
         .map_err(|e| refuse!(UNDECODABLE, "{e}; send a base64 {} image", names(&endpoint.formats)))?;
     check_size(&image, max_size, "the image")?;
     let scene = image.scene();

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::catalogue::{Capability, Count, Endpoint};
 use crate::faults::image::Asked;
 use crate::respond::{Answer, Refusal};
-use crate::vision::{Depth, Image, ImageError, ImageFormat};
+use crate::vision::{Depth, Image, ImageError, ImageFormat, Streamed};
 
 /// Runs the endpoint's capability on an admitted request, its images checked to `depth`.
 /// Returns the answer and how long the images' ground truth says the "AI" takes to give it
@@ -48,11 +48,13 @@ pub(crate) type Members<'a> = HashMap<Cow<'a, str>, Member<'a>>;
 
 /// A member's value: the text of a plain string (no escape, no control character, only
 /// ASCII — an image's base64), found by one vectorised scan; or anything else as raw JSON,
-/// parsed by `serde_json`.
+/// parsed by `serde_json`; or the image decoded while the body arrived, with its text
+/// (plain base64, which is not read again).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Member<'a> {
     Text(&'a str),
     Raw(&'a RawValue),
+    Image(&'a Streamed, &'a [u8]),
 }
 
 impl<'a> From<&'a RawValue> for Member<'a> {
@@ -62,35 +64,50 @@ impl<'a> From<&'a RawValue> for Member<'a> {
 }
 
 /// Parses the body as a JSON object, or says what it is instead. The string of an image
-/// decoded while the body arrived is not scanned again (its base64 has no quote, escape,
-/// control or non-ASCII character: it is plain).
+/// decoded while the body arrived is not read again (its base64 has no quote, escape,
+/// control or non-ASCII character: it is plain): its member is [`Member::Image`].
 pub(crate) fn body_object(body: &Received) -> Result<Members<'_>, String> {
-    object(&body.bytes, body.image.as_ref().map(|image| (image.start, image.end)))
+    object(&body.bytes, body.image.as_ref())
 }
 
-/// The image whose base64 is `text`, a member of `body`: the one decoded while the body
-/// arrived when `text` is that very range of the body, else decoded now.
-pub(crate) fn image_of(
-    body: &Received,
-    text: &str,
-    formats: &[ImageFormat],
-    depth: Depth,
-) -> Result<Image, ImageError> {
-    if let Some(streamed) = &body.image {
-        let at = (text.as_ptr() as usize).wrapping_sub(body.bytes.as_ptr() as usize);
-        if at == streamed.start && text.len() == streamed.end - streamed.start {
-            return Image::streamed(streamed, formats, depth);
+/// The text of an image member, as the one-image capabilities take it: the image decoded
+/// while the body arrived, or a string to decode now.
+pub(crate) enum ImageText<'a> {
+    Decoded(&'a Streamed),
+    Text(Cow<'a, str>),
+}
+
+impl ImageText<'_> {
+    /// Its length in base64 characters.
+    pub fn len(&self) -> usize {
+        match self {
+            ImageText::Decoded(image) => image.end - image.start,
+            ImageText::Text(text) => text.len(),
         }
     }
-    Image::decode(text, formats, depth)
+
+    pub fn image(&self, formats: &[ImageFormat], depth: Depth) -> Result<Image, ImageError> {
+        match self {
+            ImageText::Decoded(image) => Image::streamed(image, formats, depth),
+            ImageText::Text(text) => Image::decode(text, formats, depth),
+        }
+    }
 }
 
-/// `plain`: the range of a string already known to be plain.
-fn object(bytes: &[u8], plain: Option<(usize, usize)>) -> Result<Members<'_>, String> {
+/// A member that should be an image's base64 string; `Err` names what it is instead.
+pub(crate) fn image_text(member: Member<'_>) -> Result<ImageText<'_>, &'static str> {
+    match member {
+        Member::Image(image, _) => Ok(ImageText::Decoded(image)),
+        other => string_member(other).map(ImageText::Text),
+    }
+}
+
+/// `decoded`: an image decoded while the body arrived, whose string is not read again.
+fn object<'a>(bytes: &'a [u8], decoded: Option<&'a Streamed>) -> Result<Members<'a>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err("the body is empty; send a JSON object".into());
     }
-    if let Some(members) = plain_object(bytes, plain) {
+    if let Some(members) = plain_object(bytes, decoded) {
         return Ok(members);
     }
     match serde_json::from_slice::<HashMap<Cow<'_, str>, &RawValue>>(bytes) {
@@ -108,7 +125,7 @@ fn object(bytes: &[u8], plain: Option<(usize, usize)>) -> Result<Members<'_>, St
 /// by `serde_json` as before. Anything else (an escape, a non-ASCII or control character
 /// in a string, a syntax error) gives `None`, and `serde_json` reads the whole body: the
 /// same members, or its own error.
-fn plain_object(b: &[u8], plain: Option<(usize, usize)>) -> Option<Members<'_>> {
+fn plain_object<'a>(b: &'a [u8], decoded: Option<&'a Streamed>) -> Option<Members<'a>> {
     let mut members = Members::new();
     let mut at = skip_ws(b, 0);
     if b.get(at) != Some(&b'{') {
@@ -128,11 +145,14 @@ fn plain_object(b: &[u8], plain: Option<(usize, usize)>) -> Option<Members<'_>> 
             return None;
         }
         at = skip_ws(b, at + 1);
-        let value = if b.get(at) == Some(&b'"') {
-            let (text, next) = match plain {
-                Some((start, end)) if start == at + 1 => (std::str::from_utf8(b.get(start..end)?).ok()?, end + 1),
-                _ => plain_string(b, at + 1)?,
-            };
+        let value = if let Some(image) = decoded.filter(|image| image.start == at + 1) {
+            if b.get(image.end) != Some(&b'"') {
+                return None;
+            }
+            at = image.end + 1;
+            Member::Image(image, b.get(image.start..image.end)?)
+        } else if b.get(at) == Some(&b'"') {
+            let (text, next) = plain_string(b, at + 1)?;
             at = next;
             Member::Text(text)
         } else {
@@ -264,6 +284,7 @@ impl<'de> serde::de::Visitor<'de> for Bounded {
 pub(crate) fn string_member<'a>(member: impl Into<Member<'a>>) -> Result<Cow<'a, str>, &'static str> {
     let raw = match member.into() {
         Member::Text(text) => return Ok(Cow::Borrowed(text)),
+        Member::Image(_, text) => return std::str::from_utf8(text).map(Cow::Borrowed).map_err(|_| "a string"),
         Member::Raw(raw) => raw,
     };
     let text = raw.get();
@@ -332,6 +353,7 @@ mod tests {
             .map(|(k, v)| {
                 let text = match v {
                     Member::Text(t) => format!("\"{t}\""),
+                    Member::Image(_, t) => format!("\"{}\"", String::from_utf8_lossy(t)),
                     Member::Raw(r) => r.get().to_string(),
                 };
                 (k.into_owned(), text)
@@ -438,8 +460,8 @@ mod tests {
                 assert!(answer(&decoded_before).starts_with("(Success"), "{}", answer(&decoded_before));
                 let image = |body: &Received| {
                     let members = body_object(body).expect("an object");
-                    let text = string_member(*members.get(key).expect("the key")).expect("a string");
-                    let image = image_of(body, &text, &endpoint.formats, Depth::Structure).expect("an image");
+                    let text = image_text(*members.get(key).expect("the key")).expect("a string");
+                    let image = text.image(&endpoint.formats, Depth::Structure).expect("an image");
                     let digest = *image.digest();
                     (image.bytes, digest)
                 };

@@ -7,6 +7,7 @@ mod image;
 use std::borrow::Cow;
 
 use crate::body::Received;
+use crate::vision::Streamed;
 
 pub(crate) use image::{describe, ImageInfo};
 
@@ -24,15 +25,19 @@ pub(crate) struct Summary {
 
 /// The summary of a body as received.
 pub(crate) fn summarize(body: &Received) -> Summary {
-    let kept = (!body.over_limit && !body.bytes.is_empty()).then(|| scan(&body.bytes));
+    let kept = (!body.over_limit && !body.bytes.is_empty()).then(|| scan(&body.bytes, body.image.as_ref()));
     let (fingerprint, images) = match kept {
         Some(s) => (Some(s.fingerprint), s.images),
         None => (None, Images::default()),
     };
-    Summary {
-        sha256: body.sha256_hex.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0),
-        fingerprint,
-        images,
+    Summary { sha256: 0, fingerprint, images }.hashed(body)
+}
+
+impl Summary {
+    /// With the hash of `body`, for a summary taken before its hash was done.
+    pub fn hashed(self, body: &Received) -> Summary {
+        let sha256 = body.sha256_hex.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0);
+        Summary { sha256, ..self }
     }
 }
 
@@ -91,7 +96,9 @@ pub(crate) struct Scanned {
 }
 
 /// Scans `body`. Bytes that are not JSON give some fingerprint and no images; never a panic.
-pub(crate) fn scan(body: &[u8]) -> Scanned {
+/// `decoded`: an image of the body decoded while it arrived, whose text (and its CRC-32) is
+/// known, so it is not read again.
+pub(crate) fn scan(body: &[u8], decoded: Option<&Streamed>) -> Scanned {
     let mut images = Images::default();
     let mut member = Member::default();
     let mut total: u64 = 0;
@@ -101,12 +108,19 @@ pub(crate) fn scan(body: &[u8]) -> Scanned {
         let b = body[i];
         match b {
             b'"' => {
-                let (text, next) = string_at(body, i + 1);
+                let known = decoded.filter(|d| d.start == i + 1 && body.get(d.end) == Some(&b'"'));
+                let (text, next, known_crc) = match known {
+                    Some(d) => (Cow::Borrowed(&body[d.start..d.end]), d.end + 1, Some(d.text_crc)),
+                    None => {
+                        let (text, next) = string_at(body, i + 1);
+                        (text, next, None)
+                    }
+                };
                 member.feed(b"\"");
                 if looks_like_image(&text) {
                     // An image counts by its CRC-32 and length: its text is read once, and
                     // the CRC is the image's digest too.
-                    let crc = crc32fast::hash(&text);
+                    let crc = known_crc.unwrap_or_else(|| crc32fast::hash(&text));
                     member.feed(&crc.to_le_bytes());
                     member.feed(&(text.len() as u64).to_le_bytes());
                     images.push(describe(&text, crc));
@@ -276,16 +290,16 @@ mod tests {
 
     #[test]
     fn the_fingerprint_ignores_whitespace_escapes_and_member_order() {
-        let a = scan(br#"{"image":"ab/c","area":"1,2,3","n":[1,2]}"#).fingerprint;
-        let b = scan(b"{ \"n\" : [1, 2],\n \"area\": \"1,2,3\", \"image\": \"ab\\/c\" }").fingerprint;
-        let c = scan(br#"{"image":"ab/c","area":"1,2,4","n":[1,2]}"#).fingerprint;
-        let d = scan(br#"{"image":"\u00e9"}"#).fingerprint;
-        let e = scan("{\"image\":\"é\"}".as_bytes()).fingerprint;
+        let a = scan(br#"{"image":"ab/c","area":"1,2,3","n":[1,2]}"#, None).fingerprint;
+        let b = scan(b"{ \"n\" : [1, 2],\n \"area\": \"1,2,3\", \"image\": \"ab\\/c\" }", None).fingerprint;
+        let c = scan(br#"{"image":"ab/c","area":"1,2,4","n":[1,2]}"#, None).fingerprint;
+        let d = scan(br#"{"image":"\u00e9"}"#, None).fingerprint;
+        let e = scan("{\"image\":\"é\"}".as_bytes(), None).fingerprint;
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(d, e);
         // An image counts by its CRC-32 and length: escapes still do not matter, a byte does.
-        let image = |text: &str| scan(format!("{{\"image\":\"/9j/{text}\"}}").as_bytes()).fingerprint;
+        let image = |text: &str| scan(format!("{{\"image\":\"/9j/{text}\"}}").as_bytes(), None).fingerprint;
         let plain = image("4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgK");
         assert_eq!(plain, image("4AAQSkZJRgABAQAAAQABAAD\\/2wBDAAgGBgcGBQgHBwcJCQgK"));
         assert_ne!(plain, image("4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgL"));
@@ -294,9 +308,29 @@ mod tests {
     #[test]
     fn images_are_found_at_any_depth_and_broken_bytes_do_not_panic() {
         let body = br#"{"images":["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAA","/9j/4AAQSkZJRgABAQAAAQABAADxxxxxxxxxx"],"k":"v"}"#;
-        assert_eq!(scan(body).images.as_slice().len(), 2);
+        assert_eq!(scan(body, None).images.as_slice().len(), 2);
         for broken in [&b"\"\\"[..], b"\"\\u12", b"{\"a\":\"\\ud800\\u", b"]]]}", b"\"abc"] {
-            let _ = scan(broken);
+            let _ = scan(broken, None);
         }
+    }
+
+    /// An image decoded while its body arrived is summarised as it is when read again:
+    /// the same fingerprint and the same description.
+    #[test]
+    fn an_image_decoded_while_it_arrived_is_summarised_the_same() {
+        use base64::Engine;
+        let mut png = contract_tests::fixtures::image("scene-96x64.png");
+        png.resize(200_000, 7);
+        let text = base64::engine::general_purpose::STANDARD.encode(&png);
+        let body = format!(r#"{{"n": 1, "image": "{text}", "m": [{{"image": "/9j/x"}}], "area": "0,0,1,1"}}"#);
+        let mut streaming = crate::vision::Streaming::new(body.len());
+        for piece in body.as_bytes().chunks(65_537) {
+            streaming.update(piece);
+        }
+        let decoded = streaming.finish().expect("decoded");
+        let (again, known) = (scan(body.as_bytes(), None), scan(body.as_bytes(), Some(&decoded)));
+        assert_eq!(again.fingerprint, known.fingerprint);
+        assert_eq!(format!("{:?}", again.images), format!("{:?}", known.images));
+        assert_eq!(known.images.as_slice().len(), 1);
     }
 }

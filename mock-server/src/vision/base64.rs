@@ -91,6 +91,8 @@ pub struct Streamed {
     pub bytes: bytes::Bytes,
     /// CRC-32 of `bytes`, taken as they were decoded (the image's fingerprint needs it).
     pub crc: u32,
+    /// CRC-32 of the text, taken as it arrived (the journal's summary of the body needs it).
+    pub text_crc: u32,
 }
 
 /// How far into a body the `image` member is looked for.
@@ -127,6 +129,7 @@ enum Phase {
         padded: bool,
         out: Vec<u8>,
         crc: crc32fast::Hasher,
+        text_crc: crc32fast::Hasher,
     },
     Done(Streamed),
     Failed,
@@ -156,6 +159,7 @@ impl Streaming {
                             padded: false,
                             out: Vec::with_capacity(capacity),
                             crc: crc32fast::Hasher::new(),
+                            text_crc: crc32fast::Hasher::new(),
                         };
                         // The text seen so far: in the head, then the rest of this chunk.
                         let seen = head.len().min(offset + chunk.len());
@@ -175,11 +179,12 @@ impl Streaming {
 
     /// Text of the image string, at `offset` in the body.
     fn text(&mut self, piece: &[u8], offset: usize) {
-        let Phase::Text { start, carry, padded, out, crc } = &mut self.phase else { return };
+        let Phase::Text { start, carry, padded, out, crc, text_crc } = &mut self.phase else { return };
         let (piece, end) = match memchr::memchr(b'"', piece) {
             Some(i) => (&piece[..i], Some(offset + i)),
             None => (piece, None),
         };
+        text_crc.update(piece);
         let before = out.len();
         let decoded = match (end, memchr::memchr(b'=', piece)) {
             // Padding only ends the text: after it, at most the last group's other `=`.
@@ -211,6 +216,7 @@ impl Streaming {
                 end,
                 bytes: bytes::Bytes::from(std::mem::take(out)),
                 crc: std::mem::replace(crc, crc32fast::Hasher::new()).finalize(),
+                text_crc: std::mem::replace(text_crc, crc32fast::Hasher::new()).finalize(),
             };
             self.phase = Phase::Done(streamed);
         }
@@ -357,6 +363,7 @@ mod tests {
                 let one_pass = decode_image_base64(text);
                 prop_assert_eq!(one_pass.as_deref(), Ok(&got.bytes[..]));
                 prop_assert_eq!(got.crc, crc32fast::hash(&got.bytes));
+                prop_assert_eq!(got.text_crc, crc32fast::hash(text.as_bytes()));
             }
             // And every image the one-pass decoder takes is decoded, at its place.
             let plain = key != "images" && !text.contains(&b'"');
