@@ -104,10 +104,10 @@ const KEYS: [&[u8]; 2] = [b"\"image\"", b"\"imageContent\""];
 
 /// Decodes the base64 of a body's `"image": "…"` member chunk by chunk as the body
 /// arrives, so that a large image is decoded while its later bytes are still on the wire.
-/// Only the common case is taken: padded standard base64 without line breaks, the first
-/// `"image"` (or `"imageContent"`) key in the first 64 KB, when a string follows it. Anything else — another
-/// alphabet, an escape, padding before the end, no such member — stops it, and the
-/// capability decodes the text itself as ever. Groups of four characters decode alone, so
+/// Only the common case is taken: padded standard base64 without line breaks, after the
+/// first `"image"` (or `"imageContent"`) key in the first 64 KB that a string follows.
+/// Anything else — another alphabet, an escape, padding before the end, no such member —
+/// stops it, and the capability decodes the text itself as ever. Groups of four characters decode alone, so
 /// the pieces give exactly the bytes of the whole; the capability uses them only when the
 /// member its own parse finds is this very range of the body.
 #[derive(Debug)]
@@ -136,7 +136,7 @@ enum Phase {
 }
 
 impl Streaming {
-    /// `capacity`: the body's declared length, to size the decoded bytes once.
+    /// `declared`: the body's declared length, to size the decoded bytes once.
     pub fn new(declared: usize) -> Streaming {
         Streaming { at: 0, declared, phase: Phase::Seek(Vec::new()) }
     }
