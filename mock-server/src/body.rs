@@ -122,6 +122,9 @@ pub struct Plan<'a> {
     pub keep: bool,
     /// Hash the body: false when its signature will not be checked.
     pub hash: bool,
+    /// Decode a large kept body's image while it arrives: for the endpoints that take one
+    /// image string.
+    pub image: bool,
     pub budget: &'a Budget,
 }
 
@@ -234,7 +237,7 @@ where
     let mut body = body;
     // A large body kept whole also has its image decoded while it arrives, when the budget
     // has room for the decoded bytes too (three quarters of the body) without waiting.
-    let kept_whole = |n: &u64| *n >= LARGE as u64 && *n <= limit && matches!(keeper.kept, Kept::Empty);
+    let kept_whole = |n: &u64| plan.image && *n >= LARGE as u64 && *n <= limit && matches!(keeper.kept, Kept::Empty);
     let image = match declared.filter(kept_whole) {
         Some(n) => keeper.plan.budget.try_reserve(n / 4 * 3).map(|more| {
             match &mut keeper.permit {
@@ -312,6 +315,11 @@ struct Batches {
 /// Work done on a large body's batches, in order, on blocking threads.
 trait Sink: Send + 'static {
     fn update(&mut self, chunk: &[u8]);
+
+    /// True when no later byte can change the result: no thread is taken for the rest.
+    fn done(&self) -> bool {
+        false
+    }
 }
 
 impl Sink for Sha256 {
@@ -323,6 +331,10 @@ impl Sink for Sha256 {
 impl Sink for Streaming {
     fn update(&mut self, chunk: &[u8]) {
         Streaming::update(self, chunk);
+    }
+
+    fn done(&self) -> bool {
+        Streaming::done(self)
     }
 }
 
@@ -348,6 +360,10 @@ impl<S: Sink> Beside<S> {
     /// Hands `batch` to a blocking thread, after the batch before it.
     async fn hand_over(&mut self, batch: Arc<Vec<Bytes>>) {
         let Some(mut sink) = self.take_back().await else { return };
+        if sink.done() {
+            self.idle = Some(sink);
+            return;
+        }
         self.running = Some(tokio::task::spawn_blocking(move || {
             for chunk in batch.iter() {
                 sink.update(chunk);
@@ -505,7 +521,7 @@ mod tests {
     }
 
     fn plan(budget: &Budget, limit: usize, cap: u64) -> Plan<'_> {
-        Plan { limit, cap, keep: true, hash: true, budget }
+        Plan { limit, cap, keep: true, hash: true, image: true, budget }
     }
 
     fn budget(total: u64) -> Budget {
@@ -569,6 +585,12 @@ mod tests {
         assert_eq!(b.in_use(), 0);
         let mut dropped = receive(chunks(&parts), Some(n as u64), plan(&b, 10, n as u64)).await.expect("read");
         assert!(dropped.decoding().is_none());
+        // An endpoint that takes no one image string: kept, nothing decoded or paid for it.
+        let no_image = Plan { image: false, ..plan(&b, n, n as u64) };
+        let mut list = receive(chunks(&parts), Some(n as u64), no_image).await.expect("read");
+        assert!(list.decoding().is_none() && list.received().bytes.len() == n);
+        assert_eq!(b.in_use(), n as u64);
+        drop(list);
         // Room for the body but not for its image: kept, and its image decoded after.
         let tight = budget(n as u64 + 10);
         let mut kept = receive(chunks(&parts), Some(n as u64), plan(&tight, n, n as u64)).await.expect("read");

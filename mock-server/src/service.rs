@@ -14,7 +14,7 @@ use crate::admin;
 use crate::billing::{self, Ticket};
 use crate::body::{self, ReadError, Received};
 use crate::capabilities;
-use crate::catalogue::{code, header, Catalogue, Endpoint};
+use crate::catalogue::{code, header, Capability, Catalogue, Endpoint};
 use crate::faults::concurrency::Slot;
 use crate::faults::{self, apply, Action, FaultBody, Forced, Shape};
 use crate::gateway::{self, Admitted, Resolved};
@@ -415,6 +415,7 @@ async fn control(
         cap: ADMIN_BODY_LIMIT as u64,
         keep: true,
         hash: false,
+        image: false,
         budget: &shared.control_budget,
     };
     let read = tokio::time::timeout(BODY_TIMEOUT, body::read(incoming, declared, plan));
@@ -463,7 +464,10 @@ fn body_plan<'s>(shared: &'s Shared, endpoint: Option<&Endpoint>) -> body::Plan<
             (0, drain_cap(largest))
         }
     };
-    body::Plan { limit, cap, keep: true, hash: true, budget: &shared.budget }
+    // The endpoints whose body is one image string have it decoded while it arrives.
+    let image =
+        endpoint.is_some_and(|e| matches!(e.capability, Capability::Detect { .. } | Capability::FaceQuality { .. }));
+    body::Plan { limit, cap, keep: true, hash: true, image, budget: &shared.budget }
 }
 
 /// Twice the limit: a slightly oversized body still gets its signature checked.

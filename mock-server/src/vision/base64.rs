@@ -222,6 +222,11 @@ impl Streaming {
         }
     }
 
+    /// True once the image is decoded or cannot be: later bytes change nothing.
+    pub fn done(&self) -> bool {
+        matches!(self.phase, Phase::Done(_) | Phase::Failed)
+    }
+
     /// The decoded image, when the whole string was decoded.
     pub fn finish(self) -> Option<Streamed> {
         match self.phase {
