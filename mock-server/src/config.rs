@@ -43,7 +43,8 @@ pub struct Config {
     pub header_timeout: Duration,
     /// How long a response may wait for a client that does not read it.
     pub write_timeout: Duration,
-    /// The bytes all request bodies being kept may take together (`--max-body-memory`).
+    /// The bytes all request bodies being kept (and the images of large ones decoded as
+    /// they arrive) may take together (`--max-body-memory`).
     pub max_body_memory: u64,
     /// How long a request waits for room in `max_body_memory` before it is refused (503).
     pub body_memory_wait: Duration,

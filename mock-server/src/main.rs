@@ -66,7 +66,8 @@ struct Args {
     /// How long a response may wait for a client that does not read it (e.g. 30s).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     write_timeout: std::time::Duration,
-    /// The bytes all request bodies being kept may take together (e.g. 512MiB, 2GiB);
+    /// The bytes all request bodies being kept (and the images of large ones decoded as
+    /// they arrive) may take together (e.g. 512MiB, 2GiB);
     /// beyond it a request waits up to 5 s, then gets a 503 [default: 512MiB, or the config's]
     #[arg(long, value_parser = parse_size)]
     max_body_memory: Option<u64>,

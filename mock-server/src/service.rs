@@ -343,9 +343,8 @@ fn on_blocking_thread(
 /// The capability's work on a large body, begun on a blocking thread as soon as the last
 /// byte arrived (with its image, decoded beside the hash, once that is done), while the
 /// body's hash — and so the signature's verdict — is still being completed beside it. The
-/// answer is used only when the call gets as far as its
-/// capability (gateway, faults, the app's limit, billing, in that order, as always);
-/// otherwise it is waited for and dropped. Either way the outcome is the one the order
+/// answer is used only when the call gets as far as its capability (gateway, faults, the
+/// app's limit, billing, in that order, as always); otherwise it is waited for and dropped. Either way the outcome is the one the order
 /// gives: the capability reads nothing but the body, and the endpoint it is begun for is
 /// the one the gateway admits (both are the route's).
 struct Early {

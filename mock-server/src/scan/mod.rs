@@ -108,9 +108,9 @@ pub(crate) fn scan(body: &[u8], decoded: Option<&Streamed>) -> Scanned {
         let b = body[i];
         match b {
             b'"' => {
-                let known = decoded.filter(|d| d.start == i + 1 && body.get(d.end) == Some(&b'"'));
+                let known = decoded.and_then(|d| Some((d, d.text_at(body, i + 1)?)));
                 let (text, next, known_crc) = match known {
-                    Some(d) => (Cow::Borrowed(&body[d.start..d.end]), d.end + 1, Some(d.text_crc)),
+                    Some((d, text)) => (Cow::Borrowed(text), d.end + 1, Some(d.text_crc)),
                     None => {
                         let (text, next) = string_at(body, i + 1);
                         (text, next, None)
@@ -323,11 +323,7 @@ mod tests {
         png.resize(200_000, 7);
         let text = base64::engine::general_purpose::STANDARD.encode(&png);
         let body = format!(r#"{{"n": 1, "image": "{text}", "m": [{{"image": "/9j/x"}}], "area": "0,0,1,1"}}"#);
-        let mut streaming = crate::vision::Streaming::new(body.len());
-        for piece in body.as_bytes().chunks(65_537) {
-            streaming.update(piece);
-        }
-        let decoded = streaming.finish().expect("decoded");
+        let decoded = crate::vision::Streaming::of(body.as_bytes(), 65_537).expect("decoded");
         let (again, known) = (scan(body.as_bytes(), None), scan(body.as_bytes(), Some(&decoded)));
         assert_eq!(again.fingerprint, known.fingerprint);
         assert_eq!(format!("{:?}", again.images), format!("{:?}", known.images));

@@ -95,6 +95,16 @@ pub struct Streamed {
     pub text_crc: u32,
 }
 
+impl Streamed {
+    /// Its text, when the string of `body` that opens just before `start` is this one.
+    pub fn text_at<'b>(&self, body: &'b [u8], start: usize) -> Option<&'b [u8]> {
+        if start != self.start || body.get(self.end) != Some(&b'"') {
+            return None;
+        }
+        body.get(self.start..self.end)
+    }
+}
+
 /// How far into a body the `image` member is looked for.
 const SEEK_MAX: usize = 64 * 1024;
 
@@ -220,6 +230,16 @@ impl Streaming {
             };
             self.phase = Phase::Done(streamed);
         }
+    }
+
+    /// `body` given in pieces of `piece` bytes, then finished: for tests.
+    #[cfg(test)]
+    pub fn of(body: &[u8], piece: usize) -> Option<Streamed> {
+        let mut streaming = Streaming::new(body.len());
+        for chunk in body.chunks(piece) {
+            streaming.update(chunk);
+        }
+        streaming.finish()
     }
 
     /// True once the image is decoded or cannot be: later bytes change nothing.

@@ -154,13 +154,18 @@ pub enum Source {
     Derived,
 }
 
-/// What the image shows: its own ground truth, else the catalogue's, else a derived scene.
 /// The catalogue's key of an image: the first 8 bytes of its fingerprint in lowercase hex
 /// (its CRC-32 and length).
 fn key(digest: &[u8; 32]) -> String {
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    let mut key = String::with_capacity(16);
+    for b in &digest[..8] {
+        let _ = write!(key, "{b:02x}");
+    }
+    key
 }
 
+/// What the image shows: its own ground truth, else the catalogue's, else a derived scene.
 /// `digest` gives the image's fingerprint (`image::fingerprint`); it is asked for only
 /// when the image carries no ground truth.
 pub fn perceive(image: &[u8], digest: impl FnOnce() -> [u8; 32], width: u32, height: u32) -> (Scene, Source) {
