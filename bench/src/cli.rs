@@ -3,7 +3,7 @@
 /// Every named measurement, in the order a full run takes them.
 pub const TABLE: [&str; 8] =
     ["small-free", "small-metered", "raw-hyper", "hat-1mb", "hat-5mb", "raw-5mb", "fence-32", "fall-64"];
-pub const HEADLINE: [&str; 3] = ["headline", "headline-pinned", "headline-in-process"];
+pub const HEADLINE: [&str; 4] = ["headline", "headline-pinned", "headline-in-process", "small-floor"];
 pub const HARDENING: [&str; 4] = ["memory", "stall", "slow-clients", "signature-cost"];
 pub const IDLE: [&str; 1] = ["starts"];
 pub use crate::costs::COSTS;
@@ -20,7 +20,8 @@ options:
   --rounds R           interleaved rounds of the headline and signature-cost (default 5)
   --round-seconds S    seconds per server per scenario in one round (default 2)
   --scenario NAME      run only NAME (repeatable); without it, everything runs
-  --headline           the headline groups: headline, headline-pinned, headline-in-process
+  --headline           the headline groups: headline, headline-pinned, headline-in-process,
+                       small-floor
   --hardening          the hardening group: memory, stall, slow-clients, signature-cost
   --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor,
                        baseline, baseline-no-journal
@@ -36,6 +37,9 @@ scenarios:
     headline             wrk -t2 -c32 (falls back to the in-process generator, saying so)
     headline-pinned      the same with the servers on core 0 and wrk on core 1 (taskset)
     headline-in-process  the same with the in-process generator
+    small-floor          small-metered and small-metered-plain with wrk against raw hyper and
+                         raw hyper that hashes each body with SHA-256 (what verifying the
+                         signature needs at least): ratios and each server's CPU per request
   hardening (a fresh emulator each):
     memory               eight concurrent unsigned 250 MB uploads to fall: peak RSS
     stall                one signed 250 MB {\"images\":[0,0,...]} to fall while a client

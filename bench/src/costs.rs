@@ -56,17 +56,14 @@ pub async fn run(name: &str, plan: Plan) {
     for round in 0..plan.rounds {
         let with = pair.with.1.request("small-metered", pair.with.0.addr);
         let without = pair.without.1.request("small-metered", pair.without.0.addr);
-        let mut measured = [(0.0, 0.0, 0); 2];
-        let mut micros = [0.0; 2];
+        let mut measured = [(0.0, 0.0, 0, 0.0); 2];
         for step in 0..2 {
             // Which server goes first alternates with the round.
             let slot = (step + round) % 2;
             let (server, template) = if slot == 0 { (&pair.with.0, &with) } else { (&pair.without.0, &without) };
-            let before = server.cpu_seconds();
             measured[slot] = headline::measure(generator, server, template, plan).await;
-            let requests = measured[slot].0 * plan.seconds as f64;
-            micros[slot] = (server.cpu_seconds() - before) * 1e6 / requests.max(1.0);
         }
+        let micros = [measured[0].3, measured[1].3];
         ratios.push(measured[0].0 / measured[1].0.max(1e-9));
         cpu_ratios.push(micros[1] / micros[0].max(1e-9));
         cpu.0.push(micros[0]);

@@ -40,8 +40,9 @@ pub struct Plan {
     pub connections: usize,
 }
 
-/// One run: requests/s, p99 ms and errors (answers that were not a success).
-pub type Measured = (f64, f64, u64);
+/// One run: requests/s, p99 ms, errors (answers that were not a success) and the server's
+/// CPU time (user and system, all threads) per request in µs.
+pub type Measured = (f64, f64, u64, f64);
 
 /// Runs every scenario `plan.rounds` times on both servers and prints the ratios.
 pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &Server, plan: Plan) {
@@ -57,12 +58,13 @@ pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &S
     let mut rates = vec![(Vec::new(), Vec::new()); SCENARIOS.len()];
     let mut p99 = vec![Vec::new(); SCENARIOS.len()];
     let mut errors = vec![0u64; SCENARIOS.len()];
+    let mut cpu = vec![(Vec::new(), Vec::new()); SCENARIOS.len()];
     for round in 0..plan.rounds {
         for (i, scenario) in SCENARIOS.iter().enumerate() {
             // Signed afresh each round, so the eop-date stays inside its 15 minutes.
             let template = setup.request(scenario, emulator.addr);
             let order = if round % 2 == 0 { [raw, emulator] } else { [emulator, raw] };
-            let mut measured = [(0.0, 0.0, 0); 2];
+            let mut measured = [(0.0, 0.0, 0, 0.0); 2];
             for (slot, server) in order.into_iter().enumerate() {
                 measured[slot] = measure(generator, server, &template, plan).await;
             }
@@ -72,6 +74,8 @@ pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &S
             p99[i].push(ours.1);
             rates[i].1.push(floor.0);
             errors[i] += ours.2;
+            cpu[i].0.push(ours.3);
+            cpu[i].1.push(floor.3);
         }
     }
     for (i, scenario) in SCENARIOS.iter().enumerate() {
@@ -84,6 +88,55 @@ pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &S
             shown.join(" "),
             median(&ratios[i]),
             if errors[i] > 0 { format!("  ({} failed answers)", errors[i]) } else { String::new() }
+        );
+        let (ours, floor) = (median(&cpu[i].0), median(&cpu[i].1));
+        println!(
+            "  {:<20} server CPU per request: emulator {ours:.1} µs, raw hyper {floor:.1} µs; raw / emulator {:.2}",
+            "",
+            floor / ours.max(1e-9)
+        );
+    }
+}
+
+/// The small signed requests against raw hyper and against raw hyper that also hashes each
+/// body with SHA-256 (`hashing`), three servers interleaved: how much of the gap to raw
+/// hyper the body's hash alone accounts for, in throughput and in the servers' CPU time.
+pub async fn signed_floor(generator: Generator, setup: &Setup, servers: [&Server; 3], plan: Plan) {
+    const NAMES: [&str; 3] = ["emulator", "raw hyper", "raw hyper + SHA-256"];
+    println!(
+        "small-floor [{}]: {} rounds of {} s per server, {} connections",
+        generator.label(),
+        plan.rounds,
+        plan.seconds,
+        plan.connections
+    );
+    for scenario in ["small-metered", "small-metered-plain"] {
+        let mut rates: [Vec<f64>; 3] = Default::default();
+        let mut cpu: [Vec<f64>; 3] = Default::default();
+        let mut ratios: [Vec<f64>; 2] = Default::default();
+        for round in 0..plan.rounds {
+            let template = setup.request(scenario, servers[0].addr);
+            let mut rate = [0.0; 3];
+            for step in 0..3 {
+                // Which server goes first turns with the round.
+                let slot = (step + round) % 3;
+                let measured = measure(generator, servers[slot], &template, plan).await;
+                rate[slot] = measured.0;
+                rates[slot].push(measured.0);
+                cpu[slot].push(measured.3);
+            }
+            ratios[0].push(rate[0] / rate[1].max(1e-9));
+            ratios[1].push(rate[2] / rate[1].max(1e-9));
+        }
+        let line: Vec<String> = (0..3)
+            .map(|i| format!("{} {:.0} req/s, {:.1} µs CPU", NAMES[i], median(&rates[i]), median(&cpu[i])))
+            .collect();
+        println!("  {scenario:<20} {}", line.join("; "));
+        println!(
+            "  {:<20} ratio to raw hyper: emulator {:.2}, raw hyper + SHA-256 {:.2}",
+            "",
+            median(&ratios[0]),
+            median(&ratios[1])
         );
     }
 }
@@ -101,25 +154,27 @@ async fn check(setup: &Setup, emulator: &Server) {
 
 pub async fn measure(generator: Generator, server: &Server, template: &Template, plan: Plan) -> Measured {
     let duration = Duration::from_secs(plan.seconds);
+    let cpu_before = server.cpu_seconds();
+    let per_request = |requests: f64| (server.cpu_seconds() - cpu_before) * 1e6 / requests.max(1.0);
     match generator {
         Generator::InProcess => {
             let s = load::drive(server.addr, template.clone(), plan.connections, duration).await;
             let failed = s.codes.iter().filter(|(code, _)| code.as_str() != "0").map(|(_, n)| n).sum();
-            (s.rate(), s.percentile(0.99), failed)
+            (s.rate(), s.percentile(0.99), failed, per_request(s.rate() * duration.as_secs_f64()))
         }
         Generator::Wrk(cpus) => {
             let script = match wrk::Script::new(template) {
                 Ok(script) => script,
                 Err(e) => {
                     eprintln!("bench: cannot write the wrk script: {e}");
-                    return (0.0, 0.0, 0);
+                    return (0.0, 0.0, 0, 0.0);
                 }
             };
             let (addr, path, connections) = (server.addr, template.path.clone(), plan.connections);
             let run = tokio::task::spawn_blocking(move || script.run(addr, &path, connections, duration, cpus))
                 .await
                 .unwrap_or_default();
-            (run.rate(), run.p99_ms, run.errors)
+            (run.rate(), run.p99_ms, run.errors, per_request(run.requests as f64))
         }
     }
 }

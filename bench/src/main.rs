@@ -154,6 +154,11 @@ async fn headlines(o: &Options, setup: &Setup, emulator: &Server, raw: &Server) 
     if o.wants("headline-in-process") {
         headline::run(Generator::InProcess, setup, emulator, raw, plan).await;
     }
+    if o.wants("small-floor") {
+        let generator = if has_wrk { Generator::Wrk(None) } else { Generator::InProcess };
+        let hashing = Server::raw_hashing().await;
+        headline::signed_floor(generator, setup, [emulator, raw, &hashing], plan).await;
+    }
 }
 
 async fn hardening(o: &Options) {

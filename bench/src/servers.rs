@@ -14,6 +14,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Response;
 use hyper_util::rt::TokioIo;
+use sha2::Digest;
 
 pub struct Server {
     child: Child,
@@ -77,6 +78,13 @@ impl Server {
         Server::spawn(pinned(std::env::current_exe().expect("own path"), cpus).arg("raw-server"), "raw").await
     }
 
+    /// Raw hyper that also takes the SHA-256 of each body before it answers: the least any
+    /// server verifying a signature over the body does.
+    pub async fn raw_hashing() -> Server {
+        let mut command = Command::new(std::env::current_exe().expect("own path"));
+        Server::spawn(command.args(["raw-server", "--sha256"]), "raw-sha256").await
+    }
+
     async fn spawn(command: &mut Command, name: &str) -> Server {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -99,9 +107,10 @@ impl Server {
             _state: None,
         };
         loop {
-            if let Ok(text) = std::fs::read_to_string(&ready_file) {
+            // A file still being written reads as empty or cut short: not ready yet.
+            let text = std::fs::read_to_string(&ready_file).unwrap_or_default();
+            if let Ok(info) = serde_json::from_str::<serde_json::Value>(&text) {
                 server.ready = started.elapsed();
-                let info: serde_json::Value = serde_json::from_str(&text).expect("ready json");
                 server.addr = info["url"]
                     .as_str()
                     .and_then(|u| u.strip_prefix("http://"))
@@ -155,9 +164,11 @@ pub fn has_taskset() -> bool {
     Command::new("taskset").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
-/// `bench raw-server --ready-file F`: the floor.
+/// `bench raw-server [--sha256] --ready-file F`: the floor; with `--sha256`, the floor of a
+/// server that hashes the body, as verifying its signature needs.
 pub fn raw_server_main() {
     let ready_file = std::env::args().skip_while(|a| a != "--ready-file").nth(1).expect("--ready-file");
+    let hash = std::env::args().any(|a| a == "--sha256");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -167,8 +178,11 @@ pub fn raw_server_main() {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                    let _ = request.into_body().collect().await;
+                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| async move {
+                    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    if hash {
+                        std::hint::black_box(sha2::Sha256::digest(&body));
+                    }
                     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(
                         br#"{"code":0,"message":"success","result":[]}"#,
                     ))))
