@@ -59,6 +59,7 @@ scenarios:
                          base64 decode of the image; target ≤ 1.3
     baseline             this build / an older mock-server named by BENCH_BASELINE
                          (e.g. one built from the commit before a restructure)
+    baseline-plain       the same with small-metered-plain (a png without ground truth)
     baseline-no-journal  the same with this build's journal off (--journal-capacity 0):
                          what changed apart from the journal, which journal-cost prices
 

@@ -11,8 +11,8 @@ use crate::servers::Server;
 use crate::wrk;
 
 /// The cost measurements, in the order a full run takes them.
-pub const COSTS: [&str; 6] =
-    ["journal-cost", "faults-cost", "state-cost", "large-floor", "baseline", "baseline-no-journal"];
+pub const COSTS: [&str; 7] =
+    ["journal-cost", "faults-cost", "state-cost", "large-floor", "baseline", "baseline-plain", "baseline-no-journal"];
 
 /// The environment variable naming an older `mock-server` binary for `baseline`.
 pub const BASELINE_ENV: &str = "BENCH_BASELINE";
@@ -31,8 +31,8 @@ pub async fn run(name: &str, plan: Plan) {
     let (what, pair) = match name {
         "journal-cost" => ("the journal ring on (default capacity) / --journal-capacity 0", journal().await),
         "faults-cost" => ("another account's rules armed / no rule on the server", faults().await),
-        "baseline" | "baseline-no-journal" => match std::env::var_os(BASELINE_ENV) {
-            Some(exe) if name == "baseline" => {
+        "baseline" | "baseline-plain" | "baseline-no-journal" => match std::env::var_os(BASELINE_ENV) {
+            Some(exe) if name != "baseline-no-journal" => {
                 ("this build / the build at $BENCH_BASELINE", baseline(exe.into(), &[]).await)
             }
             Some(exe) => (
@@ -53,9 +53,11 @@ pub async fn run(name: &str, plan: Plan) {
     // The server's CPU time per request: what the feature costs in work, in µs (on a shared
     // machine it scatters as the throughput does: a core's speed moves with its neighbours).
     let (mut cpu_ratios, mut cpu) = (Vec::new(), (Vec::new(), Vec::new()));
+    // The plain png (no ground truth) for baseline-plain; the fixture for every other.
+    let scenario = if name == "baseline-plain" { "small-metered-plain" } else { "small-metered" };
     for round in 0..plan.rounds {
-        let with = pair.with.1.request("small-metered", pair.with.0.addr);
-        let without = pair.without.1.request("small-metered", pair.without.0.addr);
+        let with = pair.with.1.request(scenario, pair.with.0.addr);
+        let without = pair.without.1.request(scenario, pair.without.0.addr);
         let mut measured = [(0.0, 0.0, 0, 0.0); 2];
         for step in 0..2 {
             // Which server goes first alternates with the round.
@@ -76,7 +78,7 @@ pub async fn run(name: &str, plan: Plan) {
     }
     let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
     println!(
-        "{name:<13} {what}: {:.0} / {:.0} req/s small-metered; ratio {} → median {:.3} [{label}]",
+        "{name:<13} {what}: {:.0} / {:.0} req/s {scenario}; ratio {} → median {:.3} [{label}]",
         headline::median(&rates.0),
         headline::median(&rates.1),
         shown.join(" "),
