@@ -179,9 +179,18 @@ pub fn raw_server_main() {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| async move {
-                    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    // Hashed a frame at a time as it arrives, as the emulator hashes; without
+                    // `--sha256` the body is collected as the floor always has been.
                     if hash {
-                        std::hint::black_box(sha2::Sha256::digest(&body));
+                        let (mut body, mut sha256) = (request.into_body(), sha2::Sha256::new());
+                        while let Some(Ok(frame)) = body.frame().await {
+                            if let Ok(data) = frame.into_data() {
+                                sha256.update(&data);
+                            }
+                        }
+                        std::hint::black_box(sha256.finalize());
+                    } else {
+                        let _ = request.into_body().collect().await;
                     }
                     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(
                         br#"{"code":0,"message":"success","result":[]}"#,
