@@ -58,22 +58,23 @@ pub async fn run(name: &str, plan: Plan) {
     for round in 0..plan.rounds {
         let with = pair.with.1.request(scenario, pair.with.0.addr);
         let without = pair.without.1.request(scenario, pair.without.0.addr);
-        let mut measured = [(0.0, 0.0, 0, 0.0); 2];
+        let mut measured = [headline::Measured::default(); 2];
         for step in 0..2 {
             // Which server goes first alternates with the round.
             let slot = (step + round) % 2;
             let (server, template) = if slot == 0 { (&pair.with.0, &with) } else { (&pair.without.0, &without) };
             measured[slot] = headline::measure(generator, server, template, plan).await;
         }
-        let micros = [measured[0].3, measured[1].3];
-        ratios.push(measured[0].0 / measured[1].0.max(1e-9));
+        let micros = [measured[0].cpu_us, measured[1].cpu_us];
+        ratios.push(measured[0].rate / measured[1].rate.max(1e-9));
         cpu_ratios.push(micros[1] / micros[0].max(1e-9));
         cpu.0.push(micros[0]);
         cpu.1.push(micros[1]);
-        rates.0.push(measured[0].0);
-        rates.1.push(measured[1].0);
-        if measured[0].2 + measured[1].2 > 0 {
-            println!("  warning: {name}: {} answers were not code 0", measured[0].2 + measured[1].2);
+        rates.0.push(measured[0].rate);
+        rates.1.push(measured[1].rate);
+        let failed = measured[0].failed + measured[1].failed;
+        if failed > 0 {
+            println!("  warning: {name}: {failed} answers were not code 0");
         }
     }
     let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();

@@ -40,9 +40,16 @@ pub struct Plan {
     pub connections: usize,
 }
 
-/// One run: requests/s, p99 ms, errors (answers that were not a success) and the server's
-/// CPU time (user and system, all threads) per request in µs.
-pub type Measured = (f64, f64, u64, f64);
+/// One server's turn in a round.
+#[derive(Clone, Copy, Default)]
+pub struct Measured {
+    pub rate: f64,
+    pub p99_ms: f64,
+    /// Answers that were not a success.
+    pub failed: u64,
+    /// The server's CPU time (user and system, all threads) per request, in µs.
+    pub cpu_us: f64,
+}
 
 /// Runs every scenario `plan.rounds` times on both servers and prints the ratios.
 pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &Server, plan: Plan) {
@@ -64,18 +71,18 @@ pub async fn run(generator: Generator, setup: &Setup, emulator: &Server, raw: &S
             // Signed afresh each round, so the eop-date stays inside its 15 minutes.
             let template = setup.request(scenario, emulator.addr);
             let order = if round % 2 == 0 { [raw, emulator] } else { [emulator, raw] };
-            let mut measured = [(0.0, 0.0, 0, 0.0); 2];
+            let mut measured = [Measured::default(); 2];
             for (slot, server) in order.into_iter().enumerate() {
                 measured[slot] = measure(generator, server, &template, plan).await;
             }
             let (floor, ours) = if round % 2 == 0 { (measured[0], measured[1]) } else { (measured[1], measured[0]) };
-            ratios[i].push(ours.0 / floor.0.max(1e-9));
-            rates[i].0.push(ours.0);
-            p99[i].push(ours.1);
-            rates[i].1.push(floor.0);
-            errors[i] += ours.2;
-            cpu[i].0.push(ours.3);
-            cpu[i].1.push(floor.3);
+            ratios[i].push(ours.rate / floor.rate.max(1e-9));
+            rates[i].0.push(ours.rate);
+            p99[i].push(ours.p99_ms);
+            rates[i].1.push(floor.rate);
+            errors[i] += ours.failed;
+            cpu[i].0.push(ours.cpu_us);
+            cpu[i].1.push(floor.cpu_us);
         }
     }
     for (i, scenario) in SCENARIOS.iter().enumerate() {
@@ -121,9 +128,9 @@ pub async fn signed_floor(generator: Generator, setup: &Setup, servers: [&Server
                 // Which server goes first turns with the round.
                 let slot = (step + round) % 3;
                 let measured = measure(generator, servers[slot], &template, plan).await;
-                rate[slot] = measured.0;
-                rates[slot].push(measured.0);
-                cpu[slot].push(measured.3);
+                rate[slot] = measured.rate;
+                rates[slot].push(measured.rate);
+                cpu[slot].push(measured.cpu_us);
             }
             ratios[0].push(rate[0] / rate[1].max(1e-9));
             ratios[1].push(rate[2] / rate[1].max(1e-9));
@@ -160,21 +167,27 @@ pub async fn measure(generator: Generator, server: &Server, template: &Template,
         Generator::InProcess => {
             let s = load::drive(server.addr, template.clone(), plan.connections, duration).await;
             let failed = s.codes.iter().filter(|(code, _)| code.as_str() != "0").map(|(_, n)| n).sum();
-            (s.rate(), s.percentile(0.99), failed, per_request(s.rate() * duration.as_secs_f64()))
+            let cpu_us = per_request(s.rate() * duration.as_secs_f64());
+            Measured { rate: s.rate(), p99_ms: s.percentile(0.99), failed, cpu_us }
         }
         Generator::Wrk(cpus) => {
             let script = match wrk::Script::new(template) {
                 Ok(script) => script,
                 Err(e) => {
                     eprintln!("bench: cannot write the wrk script: {e}");
-                    return (0.0, 0.0, 0, 0.0);
+                    return Measured::default();
                 }
             };
             let (addr, path, connections) = (server.addr, template.path.clone(), plan.connections);
             let run = tokio::task::spawn_blocking(move || script.run(addr, &path, connections, duration, cpus))
                 .await
                 .unwrap_or_default();
-            (run.rate(), run.p99_ms, run.errors, per_request(run.requests as f64))
+            Measured {
+                rate: run.rate(),
+                p99_ms: run.p99_ms,
+                failed: run.errors,
+                cpu_us: per_request(run.requests as f64),
+            }
         }
     }
 }

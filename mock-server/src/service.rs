@@ -344,9 +344,10 @@ fn on_blocking_thread(
 /// byte arrived (with its image, decoded beside the hash, once that is done), while the
 /// body's hash — and so the signature's verdict — is still being completed beside it. The
 /// answer is used only when the call gets as far as its capability (gateway, faults, the
-/// app's limit, billing, in that order, as always); otherwise it is waited for and dropped. Either way the outcome is the one the order
-/// gives: the capability reads nothing but the body, and the endpoint it is begun for is
-/// the one the gateway admits (both are the route's).
+/// app's limit, billing, in that order, as always); otherwise it is waited for and dropped.
+/// Either way the outcome is the one the order gives: the capability reads nothing but the
+/// body, and the endpoint it is begun for is the one the gateway admits (both are the
+/// route's).
 struct Early {
     task: tokio::task::JoinHandle<Result<(Answer, Duration), tokio::task::JoinError>>,
     /// The image decoded while the body arrived, for the journal's summary too.

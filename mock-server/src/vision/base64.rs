@@ -117,9 +117,9 @@ const KEYS: [&[u8]; 2] = [b"\"image\"", b"\"imageContent\""];
 /// Only the common case is taken: padded standard base64 without line breaks, after the
 /// first `"image"` (or `"imageContent"`) key in the first 64 KB that a string follows.
 /// Anything else — another alphabet, an escape, padding before the end, no such member —
-/// stops it, and the capability decodes the text itself as ever. Groups of four characters decode alone, so
-/// the pieces give exactly the bytes of the whole; the capability uses them only when the
-/// member its own parse finds is this very range of the body.
+/// stops it, and the capability decodes the text itself as ever. Groups of four characters
+/// decode alone, so the pieces give exactly the bytes of the whole; the capability uses
+/// them only when the member its own parse finds is this very range of the body.
 #[derive(Debug)]
 pub struct Streaming {
     /// Offset in the body of the next byte given.
