@@ -437,11 +437,15 @@ impl Hasher {
             Hasher::None => String::new(),
             Hasher::Inline(hasher) => hex(&hasher.finalize()),
             Hasher::Batches(mut batches) => {
-                let Some(mut hasher) = batches.hash.take_back().await else { return String::new() };
-                for chunk in batches.gathered {
-                    Digest::update(&mut hasher, &chunk);
+                // The bytes gathered since the last batch are a batch too: hashed on a
+                // blocking thread, never on the reading task.
+                if !batches.gathered.is_empty() {
+                    batches.hash.hand_over(Arc::new(std::mem::take(&mut batches.gathered))).await;
                 }
-                hex(&hasher.finalize())
+                match batches.hash.take_back().await {
+                    Some(hasher) => hex(&hasher.finalize()),
+                    None => String::new(),
+                }
             }
         }
     }

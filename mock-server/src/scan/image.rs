@@ -56,9 +56,10 @@ fn format_name<S: serde::Serializer>(format: &Option<ImageFormat>, s: S) -> Resu
     s.serialize_str(format.map_or("unknown", ImageFormat::name))
 }
 
-/// Describes the image whose base64 text is `text` and whose CRC-32 is `crc`.
-pub(crate) fn describe(text: &[u8], crc: u32) -> ImageInfo {
-    let url_safe = memchr::memchr2(b'-', b'_', text).is_some();
+/// Describes the image whose base64 text is `text` and whose CRC-32 is `crc`. `url_safe`:
+/// the alphabet, when a decoder has already read the whole text (else it is looked for).
+pub(crate) fn describe(text: &[u8], crc: u32, url_safe: Option<bool>) -> ImageInfo {
+    let url_safe = url_safe.unwrap_or_else(|| memchr::memchr2(b'-', b'_', text).is_some());
     // The first head is decoded on the stack; a longer one (a jpg with a large EXIF block)
     // into a buffer of its own.
     let mut small = [0u8; HEADS[0] / 4 * 3];
@@ -149,7 +150,7 @@ mod tests {
     fn an_image_is_described_from_its_first_bytes() {
         let png = compose(&Scene::default(), 96, 64, ImageFormat::Png).expect("image");
         let text = base64::engine::general_purpose::STANDARD.encode(&png);
-        let info = describe(text.as_bytes(), crc32fast::hash(text.as_bytes()));
+        let info = describe(text.as_bytes(), crc32fast::hash(text.as_bytes()), None);
         assert_eq!((info.format, info.width, info.height), (Some(ImageFormat::Png), Some(96), Some(64)));
         assert_eq!(info.text_len(), text.len() as u64);
         assert_eq!(info.bytes, png.len() as u64);
@@ -157,7 +158,7 @@ mod tests {
         assert_eq!(shown["format"], "png");
         assert_eq!(shown["sha256"], format!("{:08x}{:08x}", crc32fast::hash(text.as_bytes()), text.len()));
         assert!(!info.url_safe);
-        let unknown = describe(b"not an image at all", 0);
+        let unknown = describe(b"not an image at all", 0, None);
         assert_eq!((unknown.format, unknown.width), (None, None));
         assert_eq!(serde_json::to_value(&unknown).expect("json")["format"], "unknown");
     }
@@ -168,11 +169,11 @@ mod tests {
         let text = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&png);
         for len in (0..text.len()).chain([HEADS[0] - 1, HEADS[0] + 1, HEADS[1] + 3]) {
             let cut = &text.as_bytes()[..len.min(text.len())];
-            let _ = describe(cut, 0);
+            let _ = describe(cut, 0, None);
             let odd: Vec<u8> = cut.iter().map(|&b| if b == b'+' { b'-' } else { b }).chain(*b" \n=").collect();
-            let _ = describe(&odd, 0);
+            let _ = describe(&odd, 0, None);
         }
         let spaced: Vec<u8> = text.bytes().flat_map(|b| [b, b'\n']).collect();
-        assert_eq!(describe(&spaced, 0).format, Some(ImageFormat::Png));
+        assert_eq!(describe(&spaced, 0, None).format, Some(ImageFormat::Png));
     }
 }

@@ -109,8 +109,8 @@ pub(crate) fn scan(body: &[u8], decoded: Option<&Streamed>) -> Scanned {
         match b {
             b'"' => {
                 let known = decoded.and_then(|d| Some((d, d.text_at(body, i + 1)?)));
-                let (text, next, known_crc) = match known {
-                    Some((d, text)) => (Cow::Borrowed(text), d.end + 1, Some(d.text_crc)),
+                let (text, next, known) = match known {
+                    Some((d, text)) => (Cow::Borrowed(text), d.end + 1, Some((d.text_crc, d.url_safe()))),
                     None => {
                         let (text, next) = string_at(body, i + 1);
                         (text, next, None)
@@ -120,10 +120,10 @@ pub(crate) fn scan(body: &[u8], decoded: Option<&Streamed>) -> Scanned {
                 if looks_like_image(&text) {
                     // An image counts by its CRC-32 and length: its text is read once, and
                     // the CRC is the image's digest too.
-                    let crc = known_crc.unwrap_or_else(|| crc32fast::hash(&text));
+                    let crc = known.map_or_else(|| crc32fast::hash(&text), |(crc, _)| crc);
                     member.feed(&crc.to_le_bytes());
                     member.feed(&(text.len() as u64).to_le_bytes());
-                    images.push(describe(&text, crc));
+                    images.push(describe(&text, crc, known.map(|(_, url_safe)| url_safe)));
                 } else {
                     member.feed(&text);
                 }

@@ -103,6 +103,12 @@ impl Streamed {
         }
         body.get(self.start..self.end)
     }
+
+    /// Whether the text uses the url-safe alphabet: never, since [`Streaming`] decodes the
+    /// standard alphabet only (a url-safe image is decoded by the capability instead).
+    pub fn url_safe(&self) -> bool {
+        false
+    }
 }
 
 /// How far into a body the `image` member is looked for.
@@ -389,6 +395,7 @@ mod tests {
                 prop_assert_eq!(one_pass.as_deref(), Ok(&got.bytes[..]));
                 prop_assert_eq!(got.crc, crc32fast::hash(&got.bytes));
                 prop_assert_eq!(got.text_crc, crc32fast::hash(text.as_bytes()));
+                prop_assert_eq!(got.url_safe(), text.bytes().any(|b| b == b'-' || b == b'_'));
             }
             // And every image the one-pass decoder takes is decoded, at its place.
             let plain = key != "images" && !text.contains(&b'"');
