@@ -250,7 +250,10 @@ where
     };
     let mut hasher = match plan.hash {
         false => Hasher::None,
-        true if declared.is_some_and(|n| n >= LARGE as u64) => Hasher::batches(image),
+        true if declared.is_some_and(|n| n >= LARGE as u64) => {
+            let kept = declared.is_some_and(|n| n <= limit) && matches!(keeper.kept, Kept::Empty);
+            Hasher::batches(image, kept)
+        }
         true => Hasher::Inline(Sha256::new()),
     };
     let mut len: u64 = 0;
@@ -293,6 +296,11 @@ pub const LARGE: usize = 1 << 20;
 /// body that is not kept costs at most two batches of memory while it is hashed.
 const BATCH: usize = 256 * 1024;
 
+/// The most bytes a kept body gathers while the batch before is still being worked on;
+/// past it, reading waits. Until then the client's sending never waits for the hash, and
+/// a 1 MB body arrives as fast as it is sent (a body not kept waits at one batch).
+const LAG: usize = 4 * BATCH;
+
 /// SHA-256 of the body as it arrives: on the reading task for a small body; for a large
 /// one in batches on blocking threads, so that receiving the next batch overlaps hashing
 /// this one (on two cores the body costs the longer of the two, not their sum). A large
@@ -300,16 +308,46 @@ const BATCH: usize = 256 * 1024;
 enum Hasher {
     None,
     Inline(Sha256),
-    Batches(Batches),
+    /// Boxed: a large body's work is larger than the small body's hasher.
+    Batches(Box<Batches>),
 }
 
-/// A large body's batches: the bytes gathered for the next one, and the work each batch
-/// is handed to.
+/// A large body's batches: the hash, and the image when it is decoded beside.
 struct Batches {
-    hash: Beside<Sha256>,
-    image: Option<Beside<Streaming>>,
+    hash: Lane<Sha256>,
+    image: Option<Lane<Streaming>>,
+}
+
+/// One piece of work on a large body: the bytes gathered for its next batch, handed over
+/// once there is a batch's worth and the work is idle, or `lag` bytes whatever it does.
+struct Lane<S> {
+    beside: Beside<S>,
     gathered: Vec<Bytes>,
     gathered_len: usize,
+    lag: usize,
+}
+
+impl<S: Sink> Lane<S> {
+    fn new(sink: S, lag: usize) -> Lane<S> {
+        Lane { beside: Beside::new(sink), gathered: Vec::new(), gathered_len: 0, lag }
+    }
+
+    async fn update(&mut self, chunk: &Bytes) {
+        self.gathered.push(chunk.clone());
+        self.gathered_len += chunk.len();
+        if self.gathered_len >= self.lag || (self.gathered_len >= BATCH && !self.beside.busy()) {
+            self.hand_over().await;
+        }
+    }
+
+    /// Hands what is gathered over, after the batch before (waited for when still running).
+    async fn hand_over(&mut self) {
+        if self.gathered.is_empty() {
+            return;
+        }
+        self.gathered_len = 0;
+        self.beside.hand_over(Arc::new(std::mem::take(&mut self.gathered))).await;
+    }
 }
 
 /// Work done on a large body's batches, in order, on blocking threads.
@@ -347,6 +385,11 @@ struct Beside<S> {
 impl<S: Sink> Beside<S> {
     fn new(sink: S) -> Beside<S> {
         Beside { idle: Some(sink), running: None }
+    }
+
+    /// Still on a batch.
+    fn busy(&self) -> bool {
+        self.running.as_ref().is_some_and(|task| !task.is_finished())
     }
 
     /// The work, once the batch it is on is done (`None` when its thread failed).
@@ -395,13 +438,13 @@ impl Decoding {
 }
 
 impl Hasher {
-    fn batches(image: Option<usize>) -> Hasher {
-        Hasher::Batches(Batches {
-            hash: Beside::new(Sha256::new()),
-            image: image.map(|declared| Beside::new(Streaming::new(declared))),
-            gathered: Vec::new(),
-            gathered_len: 0,
-        })
+    /// `kept`: the body is kept whole, so its bytes are paid for and may gather up to `LAG`.
+    fn batches(image: Option<usize>, kept: bool) -> Hasher {
+        let lag = if kept { LAG } else { BATCH };
+        Hasher::Batches(Box::new(Batches {
+            hash: Lane::new(Sha256::new(), lag),
+            image: image.map(|declared| Lane::new(Streaming::new(declared), lag)),
+        }))
     }
 
     async fn update(&mut self, chunk: &Bytes) {
@@ -409,15 +452,9 @@ impl Hasher {
             Hasher::None => {}
             Hasher::Inline(hasher) => Digest::update(hasher, chunk),
             Hasher::Batches(batches) => {
-                batches.gathered.push(chunk.clone());
-                batches.gathered_len += chunk.len();
-                if batches.gathered_len >= BATCH {
-                    let batch = Arc::new(std::mem::take(&mut batches.gathered));
-                    batches.gathered_len = 0;
-                    batches.hash.hand_over(batch.clone()).await;
-                    if let Some(image) = &mut batches.image {
-                        image.hand_over(batch).await;
-                    }
+                batches.hash.update(chunk).await;
+                if let Some(image) = &mut batches.image {
+                    image.update(chunk).await;
                 }
             }
         }
@@ -426,8 +463,8 @@ impl Hasher {
     /// The image being decoded beside, with the bytes it has still to be given.
     fn decoding(&mut self) -> Option<Decoding> {
         let Hasher::Batches(batches) = self else { return None };
-        let beside = batches.image.take()?;
-        Some(Decoding { beside, rest: batches.gathered.clone() })
+        let image = batches.image.take()?;
+        Some(Decoding { beside: image.beside, rest: image.gathered })
     }
 
     /// Lowercase hex, or empty when not hashed (or when a hashing thread failed, which
@@ -439,10 +476,8 @@ impl Hasher {
             Hasher::Batches(mut batches) => {
                 // The bytes gathered since the last batch are a batch too: hashed on a
                 // blocking thread, never on the reading task.
-                if !batches.gathered.is_empty() {
-                    batches.hash.hand_over(Arc::new(std::mem::take(&mut batches.gathered))).await;
-                }
-                match batches.hash.take_back().await {
+                batches.hash.hand_over().await;
+                match batches.hash.beside.take_back().await {
                     Some(hasher) => hex(&hasher.finalize()),
                     None => String::new(),
                 }
@@ -599,6 +634,38 @@ mod tests {
         let tight = budget(n as u64 + 10);
         let mut kept = receive(chunks(&parts), Some(n as u64), plan(&tight, n, n as u64)).await.expect("read");
         assert!(kept.decoding().is_none() && kept.received().bytes.len() == n);
+    }
+
+    /// Work that takes each chunk only when the test lets it.
+    struct Gate(std::sync::mpsc::Receiver<()>);
+
+    impl Sink for Gate {
+        fn update(&mut self, _: &[u8]) {
+            let _ = self.0.recv();
+        }
+    }
+
+    /// A kept body goes on being read while the work on its batches is behind, up to `LAG`
+    /// bytes; one not kept waits at the next batch. The work here never finishes its first
+    /// batch until the end, so any wait would last.
+    #[tokio::test]
+    async fn a_kept_body_is_read_on_while_its_hash_is_behind_and_one_not_kept_waits() {
+        let chunk = Bytes::from(vec![0u8; BATCH]);
+        for (kept, lag) in [(true, LAG), (false, BATCH)] {
+            let (go, gate) = std::sync::mpsc::channel();
+            let mut lane = Lane::new(Gate(gate), lag);
+            let mut read = 0;
+            let waited = loop {
+                match tokio::time::timeout(Duration::from_millis(200), lane.update(&chunk)).await {
+                    Ok(()) => read += BATCH,
+                    Err(_) => break read,
+                }
+                assert!(read <= 2 * LAG, "never waits");
+            };
+            // The first batch was handed over, then `lag` bytes gathered before a wait.
+            assert_eq!((kept, waited), (kept, lag), "bytes read before reading waited");
+            drop(go);
+        }
     }
 
     #[tokio::test]
