@@ -196,13 +196,19 @@ impl Streaming {
     /// Text of the image string, at `offset` in the body.
     fn text(&mut self, piece: &[u8], offset: usize) {
         let Phase::Text { start, carry, padded, out, crc, text_crc } = &mut self.phase else { return };
-        let (piece, end) = match memchr::memchr(b'"', piece) {
+        // One pass finds the first quote or `=`; past an `=` only the quote is looked for.
+        let (end, pad) = match memchr::memchr2(b'"', b'=', piece) {
+            Some(i) if piece[i] == b'"' => (Some(i), None),
+            Some(i) => (memchr::memchr(b'"', &piece[i..]).map(|q| i + q), Some(i)),
+            None => (None, None),
+        };
+        let (piece, end) = match end {
             Some(i) => (&piece[..i], Some(offset + i)),
             None => (piece, None),
         };
         text_crc.update(piece);
         let before = out.len();
-        let decoded = match (end, memchr::memchr(b'=', piece)) {
+        let decoded = match (end, pad) {
             // Padding only ends the text: after it, at most the last group's other `=`.
             (None, _) if *padded => {
                 carry.extend_from_slice(piece);
