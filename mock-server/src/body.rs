@@ -438,7 +438,8 @@ impl Decoding {
 }
 
 impl Hasher {
-    /// `kept`: the body is kept whole, so its bytes are paid for and may gather up to `LAG`.
+    /// `kept`: the body is kept whole, so it may gather up to `LAG` while its work is behind
+    /// (one not kept waits at one batch).
     fn batches(image: Option<usize>, kept: bool) -> Hasher {
         let lag = if kept { LAG } else { BATCH };
         Hasher::Batches(Box::new(Batches {
@@ -652,6 +653,8 @@ mod tests {
     async fn a_kept_body_is_read_on_while_its_hash_is_behind_and_one_not_kept_waits() {
         let chunk = Bytes::from(vec![0u8; BATCH]);
         for (kept, lag) in [(true, LAG), (false, BATCH)] {
+            let Hasher::Batches(batches) = Hasher::batches(Some(LARGE), kept) else { panic!("batches") };
+            assert_eq!((batches.hash.lag, batches.image.map(|image| image.lag)), (lag, Some(lag)));
             let (go, gate) = std::sync::mpsc::channel();
             let mut lane = Lane::new(Gate(gate), lag);
             let mut read = 0;
