@@ -24,7 +24,7 @@ options:
                        small-floor
   --hardening          the hardening group: memory, stall, slow-clients, signature-cost
   --costs              the cost group: journal-cost, faults-cost, state-cost, large-floor,
-                       baseline, baseline-no-journal
+                       baseline, baseline-plain, baseline-no-journal
   --soak N             N small metered requests afterwards; RSS printed every tenth
   --idle               the idle group: starts
   --state              the emulator keeps its ledger in a state file

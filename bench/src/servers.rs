@@ -81,7 +81,7 @@ impl Server {
     /// Raw hyper that also takes the SHA-256 of each body before it answers: the least any
     /// server verifying a signature over the body does.
     pub async fn raw_hashing() -> Server {
-        let mut command = Command::new(std::env::current_exe().expect("own path"));
+        let mut command = pinned(std::env::current_exe().expect("own path"), None);
         Server::spawn(command.args(["raw-server", "--sha256"]), "raw-sha256").await
     }
 

@@ -235,10 +235,12 @@ where
         keeper.pay(n, 0).await;
     }
     let mut body = body;
+    // Declared within the limit and paid for: kept whole.
+    let kept_whole = declared.is_some_and(|n| n <= limit) && matches!(keeper.kept, Kept::Empty);
+    let large = declared.filter(|n| *n >= LARGE as u64);
     // A large body kept whole also has its image decoded while it arrives, when the budget
     // has room for the decoded bytes too (three quarters of the body) without waiting.
-    let kept_whole = |n: &u64| plan.image && *n >= LARGE as u64 && *n <= limit && matches!(keeper.kept, Kept::Empty);
-    let image = match declared.filter(kept_whole) {
+    let image = match large.filter(|_| plan.image && kept_whole) {
         Some(n) => keeper.plan.budget.try_reserve(n / 4 * 3).map(|more| {
             match &mut keeper.permit {
                 Some(permit) => permit.merge(more),
@@ -250,10 +252,7 @@ where
     };
     let mut hasher = match plan.hash {
         false => Hasher::None,
-        true if declared.is_some_and(|n| n >= LARGE as u64) => {
-            let kept = declared.is_some_and(|n| n <= limit) && matches!(keeper.kept, Kept::Empty);
-            Hasher::batches(image, kept)
-        }
+        true if large.is_some() => Hasher::batches(image, kept_whole),
         true => Hasher::Inline(Sha256::new()),
     };
     let mut len: u64 = 0;
