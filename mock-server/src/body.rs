@@ -317,35 +317,170 @@ struct Batches {
     image: Option<Lane<Streaming>>,
 }
 
-/// One piece of work on a large body: the bytes gathered for its next batch, handed over
-/// once there is a batch's worth and the work is idle, or `lag` bytes whatever it does.
+/// One piece of work on a large body (its hash, or its image), done on blocking threads in
+/// the order the chunks arrived. The reading task queues each chunk (shared, not copied).
+/// Once a batch's worth is queued and no thread is at work, a blocking thread is started
+/// with it; after each batch that thread goes on with what was queued meanwhile, and it
+/// stops when nothing is: while the client sends faster than the work goes, one thread
+/// does the whole body without waiting to be handed each batch, and no thread is held
+/// while a slow client sends. Reading waits while `lag` bytes are queued.
 struct Lane<S> {
-    beside: Beside<S>,
-    gathered: Vec<Bytes>,
-    gathered_len: usize,
+    state: Arc<LaneState<S>>,
+    /// The thread last started; the work is idle again once it is done.
+    worker: Option<tokio::task::JoinHandle<()>>,
     lag: usize,
+}
+
+/// What a lane's reading task and its thread share.
+struct LaneState<S> {
+    queue: std::sync::Mutex<Queue<S>>,
+    /// Told each time the thread takes a batch or stops.
+    taken: tokio::sync::Notify,
+}
+
+struct Queue<S> {
+    chunks: std::collections::VecDeque<Bytes>,
+    /// The bytes of `chunks`.
+    len: usize,
+    /// The work, while no thread has it.
+    idle: Option<S>,
+    /// No later byte can change the result (or its thread failed): nothing more is queued.
+    closed: bool,
+}
+
+impl<S> Queue<S> {
+    /// The next batch: the chunks at the front, up to a batch's worth.
+    fn batch(&mut self) -> Vec<Bytes> {
+        let mut batch = Vec::new();
+        let mut taken = 0;
+        while taken < BATCH {
+            let Some(chunk) = self.chunks.pop_front() else { break };
+            taken += chunk.len();
+            batch.push(chunk);
+        }
+        self.len -= taken;
+        batch
+    }
+
+    /// Every chunk queued.
+    fn drain(&mut self) -> Vec<Bytes> {
+        self.len = 0;
+        self.chunks.drain(..).collect()
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        self.drain();
+    }
+}
+
+impl<S> LaneState<S> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<S>> {
+        // Nothing panics while the lock is held; a poisoned queue is still consistent.
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl<S: Sink> Lane<S> {
     fn new(sink: S, lag: usize) -> Lane<S> {
-        Lane { beside: Beside::new(sink), gathered: Vec::new(), gathered_len: 0, lag }
+        let queue = Queue { chunks: Default::default(), len: 0, idle: Some(sink), closed: false };
+        let state = Arc::new(LaneState { queue: std::sync::Mutex::new(queue), taken: tokio::sync::Notify::new() });
+        Lane { state, worker: None, lag }
     }
 
     async fn update(&mut self, chunk: &Bytes) {
-        self.gathered.push(chunk.clone());
-        self.gathered_len += chunk.len();
-        if self.gathered_len >= self.lag || (self.gathered_len >= BATCH && !self.beside.busy()) {
-            self.hand_over().await;
+        let start = {
+            let mut queue = self.state.lock();
+            if queue.closed {
+                return;
+            }
+            queue.chunks.push_back(chunk.clone());
+            queue.len += chunk.len();
+            match queue.len >= BATCH {
+                true => queue.idle.take().map(|sink| (sink, queue.batch())),
+                false => None,
+            }
+        };
+        if let Some((sink, batch)) = start {
+            self.start(sink, batch);
+        }
+        loop {
+            // A notification given before this wait is kept for it (`notify_one`).
+            let taken = self.state.taken.notified();
+            if self.state.lock().len < self.lag {
+                return;
+            }
+            taken.await;
         }
     }
 
-    /// Hands what is gathered over, after the batch before (waited for when still running).
-    async fn hand_over(&mut self) {
-        if self.gathered.is_empty() {
+    fn start(&mut self, sink: S, batch: Vec<Bytes>) {
+        let state = self.state.clone();
+        self.worker = Some(tokio::task::spawn_blocking(move || work(&state, sink, batch)));
+    }
+
+    /// The work, once every chunk queued is done (`None` when its thread failed). The
+    /// chunks queued but not a batch's worth are done on a blocking thread too, never on
+    /// the reading task; `rest` takes them instead, to be done by the caller.
+    async fn finish(&mut self, rest: bool) -> Option<(S, Vec<Bytes>)> {
+        if !rest {
+            let mut queue = self.state.lock();
+            let start = match queue.chunks.is_empty() {
+                true => None,
+                false => queue.idle.take().map(|sink| (sink, queue.drain())),
+            };
+            drop(queue);
+            if let Some((sink, batch)) = start {
+                self.start(sink, batch);
+            }
+        }
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.await;
+        }
+        let mut queue = self.state.lock();
+        let sink = queue.idle.take()?;
+        Some((sink, queue.drain()))
+    }
+}
+
+impl<S> Drop for Lane<S> {
+    /// A body given up: its thread stops after the batch it is on.
+    fn drop(&mut self) {
+        self.state.lock().close();
+    }
+}
+
+/// A lane's thread: the batch it was started with, then each one queued meanwhile.
+fn work<S: Sink>(state: &LaneState<S>, mut sink: S, mut batch: Vec<Bytes>) {
+    /// Closes the lane if the work panics, so that reading never waits for it.
+    struct Failed<'a, S>(Option<&'a LaneState<S>>);
+    impl<S> Drop for Failed<'_, S> {
+        fn drop(&mut self) {
+            if let Some(state) = self.0 {
+                state.lock().close();
+                state.taken.notify_one();
+            }
+        }
+    }
+    let mut failed = Failed(Some(state));
+    loop {
+        for chunk in &batch {
+            sink.update(chunk);
+        }
+        let mut queue = state.lock();
+        if sink.done() {
+            queue.close();
+        }
+        if queue.chunks.is_empty() {
+            queue.idle = Some(sink);
+            drop(queue);
+            failed.0 = None;
+            state.taken.notify_one();
             return;
         }
-        self.gathered_len = 0;
-        self.beside.hand_over(Arc::new(std::mem::take(&mut self.gathered))).await;
+        batch = queue.batch();
+        drop(queue);
+        state.taken.notify_one();
     }
 }
 
@@ -375,58 +510,17 @@ impl Sink for Streaming {
     }
 }
 
-/// One piece of work on a body's batches: idle here, or on a blocking thread with a batch.
-struct Beside<S> {
-    idle: Option<S>,
-    running: Option<tokio::task::JoinHandle<S>>,
-}
-
-impl<S: Sink> Beside<S> {
-    fn new(sink: S) -> Beside<S> {
-        Beside { idle: Some(sink), running: None }
-    }
-
-    /// Still on a batch.
-    fn busy(&self) -> bool {
-        self.running.as_ref().is_some_and(|task| !task.is_finished())
-    }
-
-    /// The work, once the batch it is on is done (`None` when its thread failed).
-    async fn take_back(&mut self) -> Option<S> {
-        match self.running.take() {
-            Some(task) => task.await.ok(),
-            None => self.idle.take(),
-        }
-    }
-
-    /// Hands `batch` to a blocking thread, after the batch before it.
-    async fn hand_over(&mut self, batch: Arc<Vec<Bytes>>) {
-        let Some(mut sink) = self.take_back().await else { return };
-        if sink.done() {
-            self.idle = Some(sink);
-            return;
-        }
-        self.running = Some(tokio::task::spawn_blocking(move || {
-            for chunk in batch.iter() {
-                sink.update(chunk);
-            }
-            sink
-        }));
-    }
-}
-
 /// The image of a large body being decoded beside its reading (see [`Streaming`]).
 pub struct Decoding {
-    beside: Beside<Streaming>,
-    rest: Vec<Bytes>,
+    lane: Lane<Streaming>,
 }
 
 impl Decoding {
     /// Waits for the batches handed over; gives the work left, to be run on a blocking
-    /// thread: decoding the bytes gathered since, then the image if the whole text was.
+    /// thread: decoding the bytes queued but not handed over, then the image if the whole
+    /// text was.
     pub async fn rest(mut self) -> Option<impl FnOnce() -> Option<Streamed> + Send + 'static> {
-        let mut streaming = self.beside.take_back().await?;
-        let rest = self.rest;
+        let (mut streaming, rest) = self.lane.finish(true).await?;
         Some(move || {
             for chunk in &rest {
                 streaming.update(chunk);
@@ -463,8 +557,7 @@ impl Hasher {
     /// The image being decoded beside, with the bytes it has still to be given.
     fn decoding(&mut self) -> Option<Decoding> {
         let Hasher::Batches(batches) = self else { return None };
-        let image = batches.image.take()?;
-        Some(Decoding { beside: image.beside, rest: image.gathered })
+        Some(Decoding { lane: batches.image.take()? })
     }
 
     /// Lowercase hex, or empty when not hashed (or when a hashing thread failed, which
@@ -473,15 +566,10 @@ impl Hasher {
         match self {
             Hasher::None => String::new(),
             Hasher::Inline(hasher) => hex(&hasher.finalize()),
-            Hasher::Batches(mut batches) => {
-                // The bytes gathered since the last batch are a batch too: hashed on a
-                // blocking thread, never on the reading task.
-                batches.hash.hand_over().await;
-                match batches.hash.beside.take_back().await {
-                    Some(hasher) => hex(&hasher.finalize()),
-                    None => String::new(),
-                }
-            }
+            Hasher::Batches(mut batches) => match batches.hash.finish(false).await {
+                Some((hasher, _)) => hex(&hasher.finalize()),
+                None => String::new(),
+            },
         }
     }
 }
@@ -668,6 +756,28 @@ mod tests {
             assert_eq!((kept, waited), (kept, lag), "bytes read before reading waited");
             drop(go);
         }
+    }
+
+    /// Work that fails on its first chunk.
+    struct Panics;
+
+    impl Sink for Panics {
+        fn update(&mut self, _: &[u8]) {
+            panic!("a failing sink");
+        }
+    }
+
+    /// Work whose thread fails closes its lane: reading goes on without waiting for it,
+    /// and the work's result is none (for the hash: a signature that cannot match).
+    #[tokio::test]
+    async fn a_lane_whose_work_fails_never_holds_up_reading() {
+        let chunk = Bytes::from(vec![0u8; BATCH]);
+        let mut lane = Lane::new(Panics, BATCH);
+        for _ in 0..8 {
+            tokio::time::timeout(Duration::from_secs(5), lane.update(&chunk)).await.expect("never waits");
+        }
+        let finished = tokio::time::timeout(Duration::from_secs(5), lane.finish(false)).await;
+        assert!(finished.expect("finishes").is_none());
     }
 
     #[tokio::test]
