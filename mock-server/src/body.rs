@@ -290,10 +290,15 @@ where
 /// arrives (and one kept past it is read by its capability on a blocking thread too).
 pub const LARGE: usize = 1 << 20;
 
-/// The bytes gathered before a batch is handed to a blocking thread to hash. A thread is
-/// held only while a batch is hashed, never while a slow client sends the next one; and a
-/// body that is not kept costs at most two batches of memory while it is hashed.
+/// The most bytes a lane's thread takes at a time. A body that is not kept costs at most
+/// two batches of memory while it is hashed.
 const BATCH: usize = 256 * 1024;
+
+/// The bytes queued before a thread is started for them, when none is at work: the hash
+/// starts soon after the first bytes (the hash of a large body is what its answer waits
+/// for), and a slow client costs a thread for each 64 KiB it sends, held only while they
+/// are hashed.
+const START: usize = 64 * 1024;
 
 /// The most bytes a kept body gathers while the batch before is still being worked on;
 /// past it, reading waits. Until then the client's sending never waits for the hash, and
@@ -319,7 +324,7 @@ struct Batches {
 
 /// One piece of work on a large body (its hash, or its image), done on blocking threads in
 /// the order the chunks arrived. The reading task queues each chunk (shared, not copied).
-/// Once a batch's worth is queued and no thread is at work, a blocking thread is started
+/// Once `START` bytes are queued and no thread is at work, a blocking thread is started
 /// with it; after each batch that thread goes on with what was queued meanwhile, and it
 /// stops when nothing is: while the client sends faster than the work goes, one thread
 /// does the whole body without waiting to be handed each batch, and no thread is held
@@ -396,7 +401,7 @@ impl<S: Sink> Lane<S> {
             }
             queue.chunks.push_back(chunk.clone());
             queue.len += chunk.len();
-            match queue.len >= BATCH {
+            match queue.len >= START {
                 true => queue.idle.take().map(|sink| (sink, queue.batch())),
                 false => None,
             }
