@@ -380,6 +380,8 @@ mod tests {
             data in proptest::collection::vec(any::<u8>(), 0..400),
             key in prop_oneof![Just("image"), Just("imageContent"), Just("images")],
             before in prop_oneof![Just(""), Just("\"n\": 1, "), Just("\"x\":\"image\", ")],
+            // Members after the image, long enough to take a piece's last 64 bytes.
+            after in prop_oneof![Just(""), Just(", \"note\": \"a member after the image, long enough to fill the last bytes of a piece\"")],
             change in proptest::option::of((any::<usize>(), any::<u8>())),
             cuts in proptest::collection::vec(any::<usize>(), 0..6),
         ) {
@@ -391,7 +393,9 @@ mod tests {
             let mut body = format!("{{{before}\"{key}\" : \"").into_bytes();
             let start = body.len();
             body.extend_from_slice(&text);
-            body.extend_from_slice(b"\"}");
+            body.push(b'"');
+            body.extend_from_slice(after.as_bytes());
+            body.push(b'}');
             let got = stream(&body, &cuts);
             if let Some(got) = &got {
                 // What was decoded is a whole string of the body, decoded as the capability would.
