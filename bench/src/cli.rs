@@ -56,7 +56,8 @@ scenarios:
     state-cost           --state (SQLite) / no state
     large-floor          hat-1mb and hat-5mb p50 (1 connection, in-process) against the
                          floor: max(raw hyper receiving the body, its SHA-256) + one
-                         base64 decode of the image; target ≤ 1.3
+                         base64 decode of the image; target ≤ 1.3; with BENCH_BASELINE,
+                         that build too, in the same rounds (this build / it)
     baseline             this build / an older mock-server named by BENCH_BASELINE
                          (e.g. one built from the commit before a restructure)
     baseline-plain       the same with small-metered-plain (a png without ground truth)

@@ -135,33 +135,65 @@ async fn state() -> Pair {
 /// (in-process, per-request latency): the floor is the raw hyper server's p50 for the same
 /// body (receiving it) or SHA-256 of the body, whichever is longer (hashing overlaps
 /// receiving), plus base64-decoding the image once, both timed here in the same rounds.
+/// With `$BENCH_BASELINE`, the older emulator is measured in the same rounds too, so that a
+/// change on a large body's path is compared side by side, not across runs.
 async fn large_floor(plan: Plan) {
     let (emulator, raw) = (Server::emulator(false, None).await, Server::raw(None).await);
     let setup = Setup::new(&emulator).await;
+    let older = match std::env::var_os(BASELINE_ENV) {
+        Some(exe) => {
+            let server = Server::emulator_at(exe.into(), false, &[], None).await;
+            let setup = Setup::new(&server).await;
+            Some((server, setup))
+        }
+        None => None,
+    };
     let duration = std::time::Duration::from_secs(plan.seconds);
     for scenario in ["hat-1mb", "hat-5mb"] {
         let (mut ratios, mut ours, mut floors) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut older_ratios, mut older_p50, mut against_older) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..plan.rounds {
-            let (ours_t, raw_t) = (setup.request(scenario, emulator.addr), setup.request(scenario, raw.addr));
-            let mut p50 = [0.0; 2];
-            for step in 0..2 {
-                let slot = (step + round) % 2;
-                let (addr, template) = if slot == 0 { (emulator.addr, &ours_t) } else { (raw.addr, &raw_t) };
-                p50[slot] = crate::load::drive(addr, template.clone(), 1, duration).await.percentile(0.5);
+            let mut targets = vec![(emulator.addr, setup.request(scenario, emulator.addr))];
+            targets.push((raw.addr, setup.request(scenario, raw.addr)));
+            if let Some((server, setup)) = &older {
+                targets.push((server.addr, setup.request(scenario, server.addr)));
+            }
+            // Which server goes first turns with the round.
+            let mut p50 = vec![0.0; targets.len()];
+            for step in 0..targets.len() {
+                let slot = (step + round) % targets.len();
+                let (addr, template) = &targets[slot];
+                p50[slot] = crate::load::drive(*addr, template.clone(), 1, duration).await.percentile(0.5);
             }
             let (hash, decode) = crate::scenarios::hash_and_decode(scenario);
             let floor = p50[1].max(hash) + decode;
             ratios.push(p50[0] / floor);
             ours.push(p50[0]);
             floors.push(format!("{floor:.2} (receive {:.2}, sha-256 {hash:.2}, decode {decode:.2})", p50[1]));
+            if let Some(older) = p50.get(2) {
+                older_ratios.push(older / floor);
+                older_p50.push(*older);
+                against_older.push(p50[0] / older);
+            }
         }
-        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        let shown = |ratios: &[f64]| ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ");
         println!(
             "{scenario:<13} p50 {:.2} ms; floor {}; ratio {} → median {:.2} (target ≤ 1.3) [in-process, 1 connection]",
             headline::median(&ours),
             floors.last().map_or("", String::as_str),
-            shown.join(" "),
+            shown(&ratios),
             headline::median(&ratios)
         );
+        if !older_p50.is_empty() {
+            println!(
+                "{:<13} ${BASELINE_ENV}: p50 {:.2} ms; ratio to the floor {} → median {:.2}; this build / it {} → median {:.3}",
+                "",
+                headline::median(&older_p50),
+                shown(&older_ratios),
+                headline::median(&older_ratios),
+                shown(&against_older),
+                headline::median(&against_older)
+            );
+        }
     }
 }
