@@ -290,8 +290,9 @@ where
 /// arrives (and one kept past it is read by its capability on a blocking thread too).
 pub const LARGE: usize = 1 << 20;
 
-/// The most bytes a lane's thread takes at a time. A body that is not kept costs at most
-/// two batches of memory while it is hashed.
+/// The bytes a lane's thread takes at a time: whole chunks, until they reach a batch. A
+/// body that is not kept holds, while it is hashed, at most a batch queued and one being
+/// hashed, each perhaps overrun by a chunk (hyper's are at most 408 KiB over HTTP/1).
 const BATCH: usize = 256 * 1024;
 
 /// The bytes queued before a thread is started for them, when none is at work: the hash
@@ -300,9 +301,11 @@ const BATCH: usize = 256 * 1024;
 /// are hashed.
 const START: usize = 64 * 1024;
 
-/// The most bytes a kept body gathers while the batch before is still being worked on;
-/// past it, reading waits. Until then the client's sending never waits for the hash, and
-/// a 1 MB body arrives as fast as it is sent (a body not kept waits at one batch).
+/// The most bytes a kept body queues while its work is behind; past it, reading waits.
+/// Until then the client's sending never waits for the hash, and a 1 MB body arrives as
+/// fast as it is sent (a body not kept waits at one batch). Outside the budget, a kept
+/// body's chunks waiting to be hashed are at most `LAG` and a batch, each perhaps overrun
+/// by a chunk.
 const LAG: usize = 4 * BATCH;
 
 /// SHA-256 of the body as it arrives: on the reading task for a small body; for a large
@@ -682,7 +685,9 @@ mod tests {
     #[tokio::test]
     async fn a_large_body_is_hashed_beside_as_it_would_be_inline() {
         let b = budget(1 << 24);
-        let whole: &'static [u8] = Box::leak(vec![7u8; LARGE * 3 + 5].into_boxed_slice());
+        // Bytes that differ, so that a chunk hashed out of order changes the hash.
+        let whole: Vec<u8> = (0..LARGE * 3 + 5).map(|i| (i % 251) as u8).collect();
+        let whole: &'static [u8] = Box::leak(whole.into_boxed_slice());
         let parts: Vec<&'static [u8]> = whole.chunks(100_000).collect();
         let expected = hex(&Sha256::digest(whole));
         let n = whole.len();
@@ -703,12 +708,23 @@ mod tests {
         let image: Vec<u8> = (0..LARGE as u32).map(|i| (i % 251) as u8).collect();
         let text = base64::engine::general_purpose::STANDARD.encode(&image);
         let whole: &'static [u8] = Box::leak(format!(r#"{{"image": "{text}"}}"#).into_bytes().into_boxed_slice());
-        let parts: Vec<&'static [u8]> = whole.chunks(70_001).collect();
         let n = whole.len();
-        let mut arrived = receive(chunks(&parts), Some(n as u64), plan(&b, n, n as u64)).await.expect("read");
-        let rest = arrived.decoding().expect("decoding").rest().await.expect("the decoder came back");
-        let streamed = tokio::task::spawn_blocking(rest).await.expect("decoded").expect("the whole text");
-        assert_eq!((streamed.start, streamed.end, &streamed.bytes[..]), (11, 11 + text.len(), &image[..]));
+        // Chunks of HTTP/2's 16 KiB leave the last ones, fewer than `START` bytes, to the rest.
+        for size in [16_384, 70_001] {
+            let parts: Vec<&'static [u8]> = whole.chunks(size).collect();
+            let mut arrived = receive(chunks(&parts), Some(n as u64), plan(&b, n, n as u64)).await.expect("read");
+            let rest = arrived.decoding().expect("decoding").rest().await.expect("the decoder came back");
+            let streamed = tokio::task::spawn_blocking(rest).await.expect("decoded").expect("the whole text");
+            assert_eq!((streamed.start, streamed.end, &streamed.bytes[..]), (11, 11 + text.len(), &image[..]));
+        }
+        // Fewer than `START` bytes start no thread: the whole text is decoded as the rest.
+        let small = br#"{"image": "aGVsbG8="}"#;
+        let mut lane = Lane::new(Streaming::new(small.len()), LAG);
+        lane.update(&Bytes::from_static(small)).await;
+        let rest = Decoding { lane }.rest().await.expect("the decoder came back");
+        assert_eq!(rest().map(|s| s.bytes), Some(Bytes::from_static(b"hello")));
+        let parts: Vec<&'static [u8]> = whole.chunks(70_001).collect();
+        let arrived = receive(chunks(&parts), Some(n as u64), plan(&b, n, n as u64)).await.expect("read");
         let received = arrived.hashed().await;
         assert_eq!(received.sha256_hex, hex(&Sha256::digest(whole)));
         // The decoded bytes are paid for from the budget with the body, and given back with it.
@@ -757,10 +773,44 @@ mod tests {
                 }
                 assert!(read <= 2 * LAG, "never waits");
             };
-            // The first batch was handed over, then `lag` bytes gathered before a wait.
+            // The first chunk went to the thread, then `lag` bytes were queued before a wait.
             assert_eq!((kept, waited), (kept, lag), "bytes read before reading waited");
             drop(go);
         }
+    }
+
+    /// Work that only counts the bytes it is given.
+    struct Count(usize);
+
+    impl Sink for Count {
+        fn update(&mut self, chunk: &[u8]) {
+            self.0 += chunk.len();
+        }
+    }
+
+    /// A thread is started once `START` bytes are queued, not before; the bytes queued
+    /// after the last thread are given back by `finish(true)`, or done on a thread by
+    /// `finish(false)`.
+    #[tokio::test]
+    async fn a_lane_starts_its_thread_at_start_and_finish_takes_what_is_left() {
+        let mut lane = Lane::new(Count(0), LAG);
+        lane.update(&Bytes::from(vec![0u8; START - 1])).await;
+        assert!(lane.worker.is_none(), "no thread before START bytes");
+        lane.update(&Bytes::from(vec![0u8; 1])).await;
+        assert!(lane.worker.is_some(), "a thread at START bytes");
+        lane.update(&Bytes::from(vec![0u8; 10_000])).await;
+        let (count, rest) = lane.finish(true).await.expect("the work came back");
+        let left: usize = rest.iter().map(Bytes::len).sum();
+        // The thread may have taken the last chunk before it stopped, or left it.
+        assert_eq!(count.0 + left, START + 10_000);
+        let mut lane = Lane::new(Count(0), LAG);
+        lane.update(&Bytes::from(vec![0u8; 10_000])).await;
+        let (count, rest) = lane.finish(true).await.expect("the work came back");
+        assert_eq!((count.0, rest.iter().map(Bytes::len).sum::<usize>()), (0, 10_000));
+        let mut lane = Lane::new(Count(0), LAG);
+        lane.update(&Bytes::from(vec![0u8; 10_000])).await;
+        let (count, rest) = lane.finish(false).await.expect("the work came back");
+        assert_eq!((count.0, rest.len()), (10_000, 0));
     }
 
     /// Work that fails on its first chunk.
