@@ -66,7 +66,20 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM first, so that the server removes the certificate file it made (SIGKILL
+    /// would leave it in the temp dir); SIGKILL if it has not stopped within 5 s.
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -149,7 +162,11 @@ async fn a_client_trusting_another_certificate_fails_the_handshake() {
     let refused = https(first.addr(), "localhost", &other_pem, &signed_hat_request()).await;
     let error = refused.expect_err("a certificate signed by an untrusted CA is refused");
     assert!(error.to_string().contains("invalid peer certificate"), "{error}");
+    let made = [first.ca_cert(), other.ca_cert()];
     drop((first, other));
+    for file in made {
+        assert!(!file.exists(), "{} is removed when the server is stopped", file.display());
+    }
     let _ = (std::fs::remove_dir_all(dir), std::fs::remove_dir_all(other_dir));
 }
 
