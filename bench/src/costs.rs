@@ -153,8 +153,10 @@ async fn large_floor(plan: Plan) {
         let (mut ratios, mut ours, mut floors) = (Vec::new(), Vec::new(), Vec::new());
         let (mut older_ratios, mut older_p50, mut against_older) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..plan.rounds {
-            let mut targets = vec![(emulator.addr, setup.request(scenario, emulator.addr))];
-            targets.push((raw.addr, setup.request(scenario, raw.addr)));
+            let mut targets = vec![
+                (emulator.addr, setup.request(scenario, emulator.addr)),
+                (raw.addr, setup.request(scenario, raw.addr)),
+            ];
             if let Some((server, setup)) = &older {
                 targets.push((server.addr, setup.request(scenario, server.addr)));
             }

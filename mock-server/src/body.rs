@@ -378,7 +378,8 @@ impl<S> Queue<S> {
 
     fn close(&mut self) {
         self.closed = true;
-        self.drain();
+        self.chunks.clear();
+        self.len = 0;
     }
 }
 
@@ -539,7 +540,7 @@ impl Decoding {
 }
 
 impl Hasher {
-    /// `kept`: the body is kept whole, so it may gather up to `LAG` while its work is behind
+    /// `kept`: the body is kept whole, so it may queue up to `LAG` while its work is behind
     /// (one not kept waits at one batch).
     fn batches(image: Option<usize>, kept: bool) -> Hasher {
         let lag = if kept { LAG } else { BATCH };
@@ -699,8 +700,8 @@ mod tests {
         assert!(dropped.over_limit && dropped.bytes.is_empty() && dropped.sha256_hex == expected);
     }
 
-    /// The image of a large kept body is decoded beside its hash, from batches and the
-    /// bytes gathered after the last one; a body not kept decodes nothing.
+    /// The image of a large kept body is decoded beside its hash, by its lane's thread and
+    /// from the bytes queued after it stopped; a body not kept decodes nothing.
     #[tokio::test]
     async fn a_large_kept_body_has_its_image_decoded_as_it_arrives() {
         use base64::Engine;

@@ -380,7 +380,7 @@ mod tests {
             data in proptest::collection::vec(any::<u8>(), 0..400),
             key in prop_oneof![Just("image"), Just("imageContent"), Just("images")],
             before in prop_oneof![Just(""), Just("\"n\": 1, "), Just("\"x\":\"image\", ")],
-            // Members after the image, long enough to take a piece's last 64 bytes.
+            // A member after the image, so that its closing quote is not at the body's end.
             after in prop_oneof![Just(""), Just(", \"note\": \"a member after the image, long enough to fill the last bytes of a piece\"")],
             change in proptest::option::of((any::<usize>(), any::<u8>())),
             cuts in proptest::collection::vec(any::<usize>(), 0..6),
