@@ -12,7 +12,7 @@ use tokio::process::Command;
 use crate::harness::{control, fresh_account, read_journal, Account, Harness};
 use crate::journal::{Catalogue, Journal};
 use crate::report::{Checks, CommandRun, Report};
-use crate::scenarios::{self, Primer, Scenario, ScenarioResult, Scenarios, Selection, Setup};
+use crate::scenarios::{self, Scenario, ScenarioResult, Scenarios, Selection, Setup};
 
 /// What `contract-tests client` was asked to do.
 #[derive(Debug, Clone)]
@@ -85,42 +85,37 @@ async fn run_scenarios(
 async fn run_scenario(options: &ClientRun, harness: &Harness, scenario: &Scenario) -> ScenarioResult {
     let addr = harness.addr();
     let prepared = match fresh_account(addr).await {
-        Ok(account) => prepare(addr, &account, scenario).await.map(|primer| (account, primer)),
+        Ok(account) => prepare(addr, &account, scenario).await.map(|()| account),
         Err(e) => Err(e),
     };
-    let (account, primer) = match prepared {
-        Ok(prepared) => prepared,
+    let account = match prepared {
+        Ok(account) => account,
         Err(e) => return ScenarioResult::problem(scenario, e),
     };
     let command = run_command(&options.command, &harness.url(), &account, options.timeout).await;
-    drop(primer);
     match read_journal(addr, &account.ak).await {
         Ok(journal) => scenarios::analyse(scenario, &journal, command),
         Err(e) => ScenarioResult { command, ..ScenarioResult::problem(scenario, e) },
     }
 }
 
-/// Arms the scenario's rules or moves the account's clock; starts the throttle primer.
-async fn prepare(addr: SocketAddr, account: &Account, scenario: &Scenario) -> Result<Option<Primer>, String> {
+/// Arms the scenario's rules or moves the account's clock.
+async fn prepare(addr: SocketAddr, account: &Account, scenario: &Scenario) -> Result<(), String> {
     for rule in scenario.rules(&account.appkey) {
         let (status, answer) = control(addr, "POST", &format!("accounts/{}/rules", account.ak), Some(rule)).await?;
         if status != 201 {
             return Err(format!("the scenario's rule was refused ({status}): {answer}"));
         }
     }
-    match (&scenario.setup, &scenario.endpoint) {
-        (Setup::Clock, _) => {
-            let path = format!("accounts/{}/clock", account.ak);
-            let advance = serde_json::json!({ "advance": scenarios::CLOCK_JUMP });
-            let (status, answer) = control(addr, "POST", &path, Some(advance)).await?;
-            if status != 200 {
-                return Err(format!("cannot move the account's clock ({status}): {answer}"));
-            }
-            Ok(None)
+    if scenario.setup == Setup::Clock {
+        let path = format!("accounts/{}/clock", account.ak);
+        let advance = serde_json::json!({ "advance": scenarios::CLOCK_JUMP });
+        let (status, answer) = control(addr, "POST", &path, Some(advance)).await?;
+        if status != 200 {
+            return Err(format!("cannot move the account's clock ({status}): {answer}"));
         }
-        (Setup::Throttle, Some(endpoint)) => Primer::start(addr, account, endpoint).await.map(Some),
-        _ => Ok(None),
     }
+    Ok(())
 }
 
 /// Runs `argv` with `MOCK_URL`, `MOCK_AK`, `MOCK_SK` and `MOCK_APPKEY` set, its output

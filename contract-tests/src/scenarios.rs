@@ -6,7 +6,6 @@
 //! judged in `analyse`; how each failure is made is here.
 
 mod analyse;
-mod primer;
 
 use std::time::Duration;
 
@@ -17,12 +16,13 @@ use crate::journal::{Catalogue, Journal};
 use crate::report::CommandRun;
 
 pub use analyse::{analyse, ScenarioViolation, STORM_GAP_MS, STORM_MAX_RETRIES};
-pub(crate) use primer::Primer;
 
 /// How far the clock scenario moves the account's clock: past the 15-minute window.
 pub const CLOCK_JUMP: &str = "20m";
 /// Gateway codes a running client can meet on any endpoint, each made by a code rule.
 const GATEWAY_CODES: [i64; 5] = [50000, 50002, 51001, 51002, 51003];
+/// The code of a throttled call.
+const THROTTLED: i64 = 40029;
 /// The scenarios named by a word.
 const WORDS: [&str; 4] = ["throttle", "slow", "reset", "clock"];
 
@@ -40,9 +40,6 @@ pub struct Selection {
 pub enum Setup {
     /// A rule armed for the account (its `what`), scoped to the endpoint and the app.
     Rule(Value),
-    /// A throttle rule of one call per second, whose one call the checker spends itself
-    /// at the start of every second, so every call of the client is throttled.
-    Throttle,
     /// The account's clock moved ahead: every signature the client makes is 10020.
     Clock,
 }
@@ -123,7 +120,6 @@ impl Scenario {
     pub fn how(&self) -> String {
         match &self.setup {
             Setup::Rule(what) => format!("rule {what}"),
-            Setup::Throttle => "rule {\"throttle_rps\":1}, each second's one call spent by the checker".into(),
             Setup::Clock => format!("account clock moved {CLOCK_JUMP} ahead"),
         }
     }
@@ -136,7 +132,6 @@ impl Scenario {
     pub fn rules(&self, appkey: &str) -> Vec<Value> {
         let what = match &self.setup {
             Setup::Rule(what) => what.clone(),
-            Setup::Throttle => json!({"throttle_rps": 1}),
             Setup::Clock => return Vec::new(),
         };
         vec![
@@ -210,7 +205,9 @@ fn for_endpoint(endpoint: &str, catalogue: &Catalogue, slow: Duration) -> Vec<Sc
         retry: "retryable",
         setup,
     };
-    scenarios.push(retryable("throttle", Some(40029), Setup::Throttle));
+    // Every call refused, each with `Retry-After: 2`: a throttle rule (`throttle_rps`) lets
+    // one call a second through, and a client's retry could be that one.
+    scenarios.push(retryable("throttle", Some(THROTTLED), Setup::Rule(json!({"code": THROTTLED}))));
     scenarios.push(retryable("slow", Some(0), Setup::Rule(json!({"latency_ms": slow_ms}))));
     scenarios.push(retryable("reset", None, Setup::Rule(json!({"reset": "before"}))));
     scenarios

@@ -313,7 +313,7 @@ async fn an_app_over_its_concurrency_limit_is_throttled_and_charged_nothing() {
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     let throttled = app.post(&hat(), body()).await;
     assert_eq!((throttled.status, throttled.code()), (429, 40029), "{}", throttled.reason());
-    assert!(throttled.reason().contains("max_concurrency"), "{}", throttled.reason());
+    assert!(throttled.reason().contains("max_concurrency; retry after 2 s"), "{}", throttled.reason());
     assert_eq!(throttled.headers["retry-after"], "2", "the manual's FAQ: back off 2–5 s");
     assert_eq!(slow_call.await.expect("slow call"), 0);
     assert!(started.elapsed() >= std::time::Duration::from_millis(800), "the delay was honoured");

@@ -122,6 +122,7 @@ async fn a_forced_40029_says_retry_after_2_seconds_like_the_concurrency_limit() 
     let reply = s.client.send(s.client.call(&fence(), workers(1)).header("x-mock-force", "40029")).await;
     assert_eq!((reply.status, reply.code()), (429, 40029));
     assert_eq!(reply.headers["retry-after"], "2");
+    assert!(reply.reason().ends_with("; retry after 2 s"), "the reason says it too: {}", reply.reason());
     let answered = s.client.post(&fence(), workers(1)).await;
     assert!(!answered.headers.contains_key("retry-after"), "only a 40029 says when to come back");
 }

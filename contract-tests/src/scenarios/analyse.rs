@@ -21,8 +21,6 @@ pub const STORM_GAP_MS: i64 = 1000;
 pub const STORM_MAX_RETRIES: u64 = 5;
 /// Arrival times are read to the millisecond from two clocks' worth of rounding.
 const SLACK_MS: i64 = 20;
-/// Request ids of the calls the checker makes itself (the throttle primer).
-pub(crate) const CHECKER_ID_PREFIX: &str = "contract-tests-primer-";
 
 /// One thing the client did wrong under a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,8 +36,7 @@ fn violation(kind: &str, message: String) -> ScenarioViolation {
 
 /// Judges the client's calls under `scenario`.
 pub fn analyse(scenario: &Scenario, journal: &Journal, command: CommandRun) -> ScenarioResult {
-    let calls: Vec<&Entry> =
-        journal.entries.iter().filter(|e| !e.request_id.as_deref().is_some_and(is_checkers)).collect();
+    let calls: Vec<&Entry> = journal.entries.iter().collect();
     let mut result = ScenarioResult {
         name: scenario.name.clone(),
         endpoint: scenario.endpoint_label(),
@@ -68,10 +65,6 @@ pub fn analyse(scenario: &Scenario, journal: &Journal, command: CommandRun) -> S
     result
 }
 
-fn is_checkers(request_id: &str) -> bool {
-    request_id.starts_with(CHECKER_ID_PREFIX)
-}
-
 /// The scenario's failure, as the journal records it.
 fn is_failure(scenario: &Scenario, entry: &Entry) -> bool {
     let on_endpoint = scenario.endpoint.is_none() || entry.endpoint == scenario.endpoint;
@@ -79,7 +72,6 @@ fn is_failure(scenario: &Scenario, entry: &Entry) -> bool {
     on_endpoint
         && match (&scenario.setup, scenario.code) {
             (Setup::Clock, _) => entry.code == 10020,
-            (Setup::Throttle, _) => injected && entry.code == 40029,
             (Setup::Rule(_), Some(code)) if code != 0 => injected && entry.code == code,
             (Setup::Rule(_), _) => injected,
         }
@@ -107,7 +99,7 @@ fn judge(scenario: &Scenario, attempts: &[&Entry], spacing: &[i64]) -> Vec<Scena
             format!("{name} is permanent, yet the same request was sent {retries} more time(s): give up and report it");
         return vec![violation("permanent-retried", message)];
     }
-    if matches!(scenario.setup, Setup::Throttle) {
+    if scenario.code == Some(super::THROTTLED) {
         for (gap, throttled) in spacing.iter().zip(attempts) {
             let wait_ms = retry_after_s(throttled) * 1000;
             if *gap + SLACK_MS < wait_ms {
@@ -127,13 +119,13 @@ fn judge(scenario: &Scenario, attempts: &[&Entry], spacing: &[i64]) -> Vec<Scena
     found
 }
 
-/// The `Retry-After` of a throttled answer, from its reason (`… retry after N s`); 1 s when
-/// the reason does not say.
+/// The `Retry-After` of a throttled answer, from its reason (`… retry after N s`, which
+/// every 40029 of the emulator ends with); 2 s, the emulator's advice, when it does not say.
 fn retry_after_s(entry: &Entry) -> i64 {
     let reason = entry.reason.as_deref().unwrap_or_default();
     reason
         .rsplit_once("retry after ")
         .and_then(|(_, rest)| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or(1)
+        .unwrap_or(2)
 }

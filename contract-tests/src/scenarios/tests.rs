@@ -69,7 +69,7 @@ fn scenario_names_are_codes_or_known_words() {
 fn call(seq: u64, at_ms: i64, code: i64, digest: &str) -> Entry {
     let text = json!({"seq": seq, "at_ms": at_ms, "code": code, "endpoint": "hat", "elapsed_ms": 1.0,
         "verdict": if code == 0 { "accepted" } else { "injected" }, "request_id": format!("r{seq}"),
-        "body_digest": digest, "reason": "a throttle rule holds app `a` to its rate; retry after 1 s"});
+        "body_digest": digest, "reason": "answered by a fault rule; retry after 2 s"});
     serde_json::from_value(text).expect("an entry")
 }
 
@@ -122,9 +122,10 @@ fn a_retryable_code_retried_at_once_or_too_often_is_a_storm() {
 
 #[test]
 fn a_throttled_call_retried_before_retry_after_is_flagged() {
-    let early = judged("throttle", vec![call(1, 1000, 40029, "a"), call(2, 1400, 40029, "a")]).3;
-    assert_eq!(early, ["retry-before-retry-after: retried 400 ms after a 40029 whose Retry-After said 1 s"]);
-    assert_eq!(judged("throttle", vec![call(1, 1000, 40029, "a"), call(2, 2100, 0, "a")]).3, Vec::<String>::new());
+    let early = judged("throttle", vec![call(1, 1000, 40029, "a"), call(2, 2500, 40029, "a")]).3;
+    assert_eq!(early, ["retry-before-retry-after: retried 1500 ms after a 40029 whose Retry-After said 2 s"]);
+    assert_eq!(judged("throttle", vec![call(1, 1000, 40029, "a"), call(2, 3000, 0, "a")]).3, Vec::<String>::new());
+    assert_eq!(scenario("40029").rules("k")[0]["what"], json!({"code": 40029}), "every call is throttled");
 }
 
 #[test]

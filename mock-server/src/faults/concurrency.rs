@@ -41,7 +41,7 @@ impl Limits {
         if app.max_concurrency.is_some_and(|limit| *n >= limit) {
             return Err(refuse!(
                 code::THROTTLED,
-                "app `{}` already has {n} requests in flight, its max_concurrency; back off 2–5 s and retry",
+                "app `{}` already has {n} requests in flight, its max_concurrency; retry after {RETRY_AFTER_S} s",
                 app.name
             ));
         }
@@ -70,10 +70,7 @@ mod tests {
         let slot = limits.enter(&app).expect("a free place");
         let refusal = limits.enter(&app).expect_err("the app is at its limit");
         assert_eq!(refusal.code, code::THROTTLED);
-        assert_eq!(
-            refusal.reason,
-            "app `cams` already has 1 requests in flight, its max_concurrency; back off 2–5 s and retry"
-        );
+        assert_eq!(refusal.reason, "app `cams` already has 1 requests in flight, its max_concurrency; retry after 2 s");
         drop(slot);
         assert!(limits.enter(&app).is_ok());
     }
