@@ -85,6 +85,20 @@ fn a_client_that_retries_5001_at_once_fails_with_a_retry_storm() {
 }
 
 #[test]
+fn a_client_that_retries_40029_before_retry_after_is_flagged() {
+    let checked = python_client("early_40029.py", &["--scenarios", "throttle"]);
+    assert_eq!(checked.status, Some(1), "{}", checked.stdout);
+    assert_eq!(scenarios(&checked), [row("throttle", "hat", true, &["retry-before-retry-after"])]);
+    let s = &checked.report["scenarios"]["ran"][0];
+    assert_eq!(s["retries"], 1, "{s}");
+    let message = s["violations"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("retried ") && message.ends_with(" ms after a 40029 whose Retry-After said 2 s"),
+        "{message}"
+    );
+}
+
+#[test]
 fn junit_has_one_testcase_per_scenario() {
     require_python();
     let output = run(&["client", "--format", "junit", "--scenarios", "51003,50002", "--", "python3", "retry_51003.py"]);

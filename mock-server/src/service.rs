@@ -289,7 +289,6 @@ fn prepare(shared: &Shared, admitted: Admitted, forced: Option<Forced>) -> Resul
     let fault = fault_for(shared, &admitted, forced);
     if let Some(action) = fault.as_ref().filter(|a| !matches!(a, Action::Shape(_))) {
         let refusal = match action {
-            // A message that names a frame names the first.
             // Every 40029's reason says its `Retry-After`, as the response's header does.
             Action::Code(code::THROTTLED) => refuse!(
                 code::THROTTLED,
@@ -297,6 +296,7 @@ fn prepare(shared: &Shared, admitted: Admitted, forced: Option<Forced>) -> Resul
                 fault_reason(forced),
                 faults::concurrency::RETRY_AFTER_S
             ),
+            // A message that names a frame names the first.
             Action::Code(code) => Refusal { index: Some(1), ..refuse!(*code, "{}", fault_reason(forced)) },
             Action::Throttle { retry_after_s } => refuse!(
                 code::THROTTLED,

@@ -126,6 +126,16 @@ fn a_throttled_call_retried_before_retry_after_is_flagged() {
     assert_eq!(early, ["retry-before-retry-after: retried 1500 ms after a 40029 whose Retry-After said 2 s"]);
     assert_eq!(judged("throttle", vec![call(1, 1000, 40029, "a"), call(2, 3000, 0, "a")]).3, Vec::<String>::new());
     assert_eq!(scenario("40029").rules("k")[0]["what"], json!({"code": 40029}), "every call is throttled");
+    // The wait is read from the reason; a reason that does not say it means 2 s.
+    let said = |reason: Option<&str>, mut entry: Entry| {
+        entry.reason = reason.map(String::from);
+        entry
+    };
+    let five =
+        judged("throttle", vec![said(Some("…; retry after 5 s"), call(1, 1000, 40029, "a")), call(2, 4000, 0, "a")]);
+    assert_eq!(five.3, ["retry-before-retry-after: retried 3000 ms after a 40029 whose Retry-After said 5 s"]);
+    let silent = judged("throttle", vec![said(None, call(1, 1000, 40029, "a")), call(2, 2500, 0, "a")]);
+    assert_eq!(silent.3, ["retry-before-retry-after: retried 1500 ms after a 40029 whose Retry-After said 2 s"]);
 }
 
 #[test]
