@@ -289,20 +289,11 @@ fn prepare(shared: &Shared, admitted: Admitted, forced: Option<Forced>) -> Resul
     let fault = fault_for(shared, &admitted, forced);
     if let Some(action) = fault.as_ref().filter(|a| !matches!(a, Action::Shape(_))) {
         let refusal = match action {
-            // Every 40029's reason says its `Retry-After`, as the response's header does.
-            Action::Code(code::THROTTLED) => refuse!(
-                code::THROTTLED,
-                "{}; retry after {} s",
-                fault_reason(forced),
-                faults::concurrency::RETRY_AFTER_S
-            ),
             // A message that names a frame names the first.
             Action::Code(code) => Refusal { index: Some(1), ..refuse!(*code, "{}", fault_reason(forced)) },
-            Action::Throttle { retry_after_s } => refuse!(
-                code::THROTTLED,
-                "a throttle rule holds app `{}` to its rate; retry after {retry_after_s} s",
-                admitted.app.name
-            ),
+            Action::Throttle { .. } => {
+                refuse!(code::THROTTLED, "a throttle rule holds app `{}` to its rate", admitted.app.name)
+            }
             // Rendered by `faults::apply`, which replaces this placeholder's status and body.
             _ => refuse!(code::INTERNAL, "{}", fault_reason(forced)),
         };

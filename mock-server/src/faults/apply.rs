@@ -25,12 +25,17 @@ pub async fn apply(
     let (mut parts, body) = response.into_parts();
     if rendered.code == code::THROTTLED {
         // Every 40029 says when to come back: a throttle rule its window, else the
-        // concurrency limit's advice (also what a forced 40029 gets).
+        // concurrency limit's advice (also what a forced 40029 gets). Its reason says the
+        // same wait, for the log and the journal, which do not keep headers.
         let seconds = match action {
             Some(Action::Throttle { retry_after_s }) => *retry_after_s,
             _ => concurrency::RETRY_AFTER_S,
         };
         parts.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        if let Some(reason) = rendered.reason.as_mut() {
+            reason.push_str(&format!("; retry after {seconds} s"));
+            parts.headers.insert(REASON_HEADER, header_safe(reason));
+        }
     }
     let Some(action) = action else { return (Response::from_parts(parts, body.into()), rendered) };
     // `Full` is ready at once and cannot fail.

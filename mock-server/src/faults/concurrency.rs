@@ -1,8 +1,8 @@
 //! The per-app concurrency limit, a failure the client meets without asking: how many
 //! requests of each app are being served, against the app's `max_concurrency`. A call over
 //! the limit is refused 40029 / HTTP 429, and (like every 40029, see `apply`) carries
-//! `Retry-After: 2`. Its own lock, apart from the accounts: a place is taken before
-//! billing and given back when the response is written.
+//! `Retry-After: 2`, its reason ending `retry after 2 s`. Its own lock, apart from the
+//! accounts: a place is taken before billing and given back when the response is written.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -41,7 +41,7 @@ impl Limits {
         if app.max_concurrency.is_some_and(|limit| *n >= limit) {
             return Err(refuse!(
                 code::THROTTLED,
-                "app `{}` already has {n} requests in flight, its max_concurrency; retry after {RETRY_AFTER_S} s",
+                "app `{}` already has {n} requests in flight, its max_concurrency",
                 app.name
             ));
         }
@@ -70,7 +70,8 @@ mod tests {
         let slot = limits.enter(&app).expect("a free place");
         let refusal = limits.enter(&app).expect_err("the app is at its limit");
         assert_eq!(refusal.code, code::THROTTLED);
-        assert_eq!(refusal.reason, "app `cams` already has 1 requests in flight, its max_concurrency; retry after 2 s");
+        // `apply` adds "; retry after 2 s" to the reason, with the header.
+        assert_eq!(refusal.reason, "app `cams` already has 1 requests in flight, its max_concurrency");
         drop(slot);
         assert!(limits.enter(&app).is_ok());
     }
