@@ -4,11 +4,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{binary, temp_dir, wait_for};
+use common::{binary, temp_dir, terminate, wait_for};
 
 #[test]
 fn starts_on_port_0_writes_the_ready_file_answers_and_stops_on_sigterm() {
@@ -38,16 +38,7 @@ fn starts_on_port_0_writes_the_ready_file_answers_and_stops_on_sigterm() {
     assert!(response.contains("\"code\":\"10020\""), "{response}");
     assert!(response.contains("x-mock-reason: no Eop-Authorization header"), "{response}");
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = terminate(&mut child, Duration::from_secs(10)).expect("still running 10 s after SIGTERM");
     assert!(exit.success(), "{exit:?}");
     let mut stdout = String::new();
     child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("stdout");

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod common;
-use common::{binary, temp_dir, wait_for};
+use common::{binary, temp_dir, terminate, wait_for};
 
 const HAT: &str = "/v1/aiop/api/2f3uquanbrpc/SafeHat/base/hat_detect";
 
@@ -55,9 +55,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and returns what it printed.
     fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-        let exit = self.child.wait().expect("wait");
+        let exit = terminate(&mut self.child, Duration::from_secs(10)).expect("stopped within 10 s of SIGTERM");
         assert!(exit.success(), "{exit:?}");
         let mut stdout = String::new();
         self.child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("stdout");
@@ -69,16 +67,8 @@ impl Drop for Server {
     /// SIGTERM first, so that the server removes the certificate file it made (SIGKILL
     /// would leave it in the temp dir); SIGKILL if it has not stopped within 5 s.
     fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
+        if terminate(&mut self.child, Duration::from_secs(5)).is_some() {
             return;
-        }
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

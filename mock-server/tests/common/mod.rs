@@ -1,10 +1,10 @@
 //! What the tests that run the `mock-server` binary share: the binary, a fresh temporary
-//! folder each, and waiting for the ready file.
+//! folder each, waiting for the ready file, and stopping the server with SIGTERM.
 
 #![allow(dead_code)] // each test file uses its own part
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -32,4 +32,25 @@ pub fn wait_for(path: &Path) -> serde_json::Value {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("no ready file after 10 s");
+}
+
+/// Sends `child` SIGTERM (as Ctrl-C or a service manager would) and waits up to `within`
+/// for it to exit: its status, or `None` when it is still running (or the signal could not
+/// be sent). Never panics, so a `Drop` may call it.
+pub fn terminate(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    if let Ok(Some(exit)) = child.try_wait() {
+        return Some(exit);
+    }
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    if !sent.is_ok_and(|s| s.success()) {
+        return None;
+    }
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(exit)) = child.try_wait() {
+            return Some(exit);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
